@@ -1,0 +1,134 @@
+// Per-request context: the shared services and the authenticated caller.
+
+import type { Database, PrismaClient } from "./db.js";
+import type { Config } from "./env.js";
+import {
+  effectiveScopes,
+  hashApiKey,
+  JwtRejected,
+  type JwtVerifier,
+  looksLikeApiKey,
+  type Scope,
+} from "./lib/auth.js";
+import type { Logger } from "./lib/logger.js";
+import type { PubSub } from "./pubsub.js";
+
+export type Caller = {
+  kind: "apiKey" | "jwt";
+  /** Who acts, as written to audit entries: `apiKey:<id>` or `jwt:<sub>`. */
+  actor: string;
+  subject: string | null;
+  workspaceId: string;
+  /** An API key may be limited to one environment. */
+  environmentId: string | null;
+  apiKeyId: string | null;
+  /** Scopes as granted (shown by `viewer.scopes`). */
+  grantedScopes: string[];
+  /** Granted scopes with `admin` expanded; what access checks use. */
+  scopes: Set<Scope>;
+};
+
+export interface Services {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  pubsub: PubSub;
+  verifyJwt: JwtVerifier | null;
+}
+
+export type Context = {
+  services: Services;
+  prisma: PrismaClient;
+  caller: Caller | null;
+  /** Why a presented credential was refused; surfaces as the UNAUTHENTICATED message. */
+  authFailure: string | null;
+};
+
+// lastUsedAt is informational; writing it at most once a minute keeps reads cheap.
+const lastUsedWriteIntervalMs = 60_000;
+
+export async function createContext(
+  services: Services,
+  authorization: string | null | undefined,
+): Promise<Context> {
+  const base = { services, prisma: services.db.prisma };
+  if (!authorization) return { ...base, caller: null, authFailure: null };
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match?.[1]) {
+    return {
+      ...base,
+      caller: null,
+      authFailure: "Malformed Authorization header: use Bearer <token>.",
+    };
+  }
+  const token = match[1];
+  const caller = looksLikeApiKey(token)
+    ? await callerFromApiKey(services, token)
+    : await callerFromJwt(services, token);
+  if (typeof caller === "string") return { ...base, caller: null, authFailure: caller };
+  return { ...base, caller, authFailure: null };
+}
+
+async function callerFromApiKey(services: Services, key: string): Promise<Caller | string> {
+  const row = await services.db.prisma.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
+  if (!row || row.revokedAt) return "Invalid or revoked API key.";
+  const now = Date.now();
+  if (!row.lastUsedAt || now - row.lastUsedAt.getTime() > lastUsedWriteIntervalMs) {
+    services.db.prisma.apiKey
+      .updateMany({
+        where: {
+          id: row.id,
+          OR: [
+            { lastUsedAt: null },
+            { lastUsedAt: { lt: new Date(now - lastUsedWriteIntervalMs) } },
+          ],
+        },
+        data: { lastUsedAt: new Date(now) },
+      })
+      .catch((error: unknown) =>
+        services.logger.warn("could not record API key use", { apiKeyId: row.id, error }),
+      );
+  }
+  return {
+    kind: "apiKey",
+    actor: `apiKey:${row.id}`,
+    subject: null,
+    workspaceId: row.workspaceId,
+    environmentId: row.environmentId,
+    apiKeyId: row.id,
+    grantedScopes: row.scopes,
+    scopes: effectiveScopes(row.scopes),
+  };
+}
+
+async function callerFromJwt(services: Services, token: string): Promise<Caller | string> {
+  if (!services.verifyJwt) return "Invalid API key; JWT authentication is not configured.";
+  let claims: Awaited<ReturnType<JwtVerifier>>;
+  try {
+    claims = await services.verifyJwt(token);
+  } catch (error) {
+    const reason = error instanceof JwtRejected ? error.message : "invalid token";
+    return `Invalid token (${reason}).`;
+  }
+  const workspace = await services.db.prisma.workspace.findUnique({
+    where: { slug: claims.workspaceSlug },
+    select: { id: true },
+  });
+  if (!workspace) return "Invalid token (unknown workspace).";
+  return {
+    kind: "jwt",
+    actor: `jwt:${claims.subject}`,
+    subject: claims.subject || null,
+    workspaceId: workspace.id,
+    environmentId: null,
+    apiKeyId: null,
+    grantedScopes: claims.scopes.filter((s) => effectiveScopes([s]).size > 0),
+    scopes: effectiveScopes(claims.scopes),
+  };
+}
+
+/** The caller of a field whose auth rule already requires one. */
+export function callerOf(context: Context): Caller {
+  if (!context.caller) throw new Error("this field requires an authenticated caller");
+  return context.caller;
+}

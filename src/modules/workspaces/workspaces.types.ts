@@ -1,0 +1,47 @@
+import { builder } from "../../builder.js";
+import { registerNodeLoader } from "../common/nodes.js";
+
+export const WorkspaceRef = builder.prismaNode("Workspace", {
+  id: { field: "id" },
+  fields: (t) => ({
+    slug: t.exposeString("slug"),
+    name: t.exposeString("name"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    environments: t.relation("environments", { query: { orderBy: { createdAt: "asc" } } }),
+  }),
+});
+
+export const EnvironmentRef = builder.prismaNode("Environment", {
+  id: { field: "id" },
+  fields: (t) => ({
+    slug: t.exposeString("slug"),
+    name: t.exposeString("name"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+registerNodeLoader("Workspace", (id, { prisma, caller }) =>
+  id === caller?.workspaceId
+    ? prisma.workspace.findUnique({ where: { id } })
+    : Promise.resolve(null),
+);
+registerNodeLoader("Environment", (id, { prisma, caller }) =>
+  caller
+    ? prisma.environment.findFirst({ where: { id, workspaceId: caller.workspaceId } })
+    : Promise.resolve(null),
+);
+
+export type Viewer = { subject: string | null; scopes: string[]; workspaceId: string };
+
+export const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
+  description: "The authenticated caller.",
+  fields: (t) => ({
+    subject: t.exposeString("subject", { nullable: true }),
+    scopes: t.exposeStringList("scopes"),
+    workspace: t.prismaField({
+      type: "Workspace",
+      resolve: (query, viewer, _args, { prisma }) =>
+        prisma.workspace.findUniqueOrThrow({ ...query, where: { id: viewer.workspaceId } }),
+    }),
+  }),
+});

@@ -1,0 +1,63 @@
+// Event fan-out for subscriptions: in-process by default, Redis when REDIS_URL is set so that
+// every instance sees events published by any other.
+import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
+import { createPubSub } from "graphql-yoga";
+import { Redis } from "ioredis";
+import type { Logger } from "./lib/logger.js";
+
+// Channels are keyed by workspace so a subscriber never receives another tenant's events.
+// biome-ignore lint/complexity/noBannedTypes: channels are added by the modules that publish.
+export type PubSubChannels = {};
+
+export type EventBus = ReturnType<typeof createPubSub<PubSubChannels>>;
+
+export interface PubSub {
+  readonly bus: EventBus;
+  readonly kind: "memory" | "redis";
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createMemoryPubSub(): PubSub {
+  return {
+    bus: createPubSub<PubSubChannels>(),
+    kind: "memory",
+    ping: async () => {},
+    close: async () => {},
+  };
+}
+
+export function createRedisPubSub(url: string, logger: Logger): PubSub {
+  const options = {
+    // Fail fast while Redis is away so queries and mutations are not held up by publishing.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 5_000),
+  };
+  const publishClient = new Redis(url, options);
+  // The subscriber queues its SUBSCRIBE commands until the connection is back.
+  const subscribeClient = new Redis(url, { ...options, enableOfflineQueue: true });
+  let reported = false;
+  for (const client of [publishClient, subscribeClient]) {
+    client.on("error", (error: Error) => {
+      if (!reported) logger.warn("redis unavailable; retrying", { error: error.message });
+      reported = true;
+    });
+    client.on("ready", () => {
+      reported = false;
+    });
+  }
+  const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
+  return {
+    bus: createPubSub<PubSubChannels>({ eventTarget }),
+    kind: "redis",
+    ping: async () => {
+      await publishClient.ping();
+    },
+    close: async () => {
+      publishClient.disconnect();
+      subscribeClient.disconnect();
+    },
+  };
+}

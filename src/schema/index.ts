@@ -1,0 +1,15 @@
+// Assembles the schema: imports every module for its side effects, then builds.
+import { lexicographicSortSchema } from "graphql";
+import { builder } from "../builder.js";
+import "../modules/common/errors.types.js";
+import "../modules/common/nodes.js";
+import "../modules/workspaces/workspaces.types.js";
+import "../modules/workspaces/workspaces.queries.js";
+import "../modules/workspaces/workspaces.mutations.js";
+import "../modules/api-keys/api-keys.types.js";
+import "../modules/api-keys/api-keys.mutations.js";
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,211 @@
+// Builds the keyport application: services, GraphQL over HTTP/SSE (yoga) and WebSocket
+// (graphql-ws). Tests import this; src/server.ts only listens.
+import { createServer, type Server } from "node:http";
+import path from "node:path";
+import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions";
+import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
+import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
+import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
+import type { ExecutionArgs, execute, subscribe } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import { type Context, createContext, type Services } from "./context.js";
+import { type Database, openDatabase } from "./db.js";
+import type { Config } from "./env.js";
+import { createJwtVerifier } from "./lib/auth.js";
+import { createLogger, type LogSink } from "./lib/logger.js";
+import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
+import { createMemoryPubSub, createRedisPubSub, type PubSub } from "./pubsub.js";
+import { schema } from "./schema/index.js";
+
+export type KeyportOptions = {
+  /** Use this database instead of opening the configured one (tests pass an in-memory one). */
+  database?: Database;
+  logSink?: LogSink;
+};
+
+export type Keyport = {
+  yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  services: Services;
+  bootstrap: BootstrapResult;
+  /** Creates an HTTP server serving GraphQL over HTTP, SSE and WebSocket on /graphql. */
+  createHttpServer(): Server;
+  close(): Promise<void>;
+};
+
+export async function createKeyport(
+  config: Config,
+  options: KeyportOptions = {},
+): Promise<Keyport> {
+  const logger = createLogger(config.logLevel, options.logSink);
+  const db =
+    options.database ??
+    (await openDatabase(
+      config.databaseUrl
+        ? { kind: "postgres", url: config.databaseUrl }
+        : { kind: "pglite", directory: path.join(config.dataDir, "pglite") },
+    ));
+  const pubsub: PubSub = config.redisUrl
+    ? createRedisPubSub(config.redisUrl, logger)
+    : createMemoryPubSub();
+  const services: Services = {
+    config,
+    db,
+    logger,
+    pubsub,
+    verifyJwt: createJwtVerifier({
+      secret: config.auth.jwtSecret,
+      jwksUrl: config.auth.jwksUrl,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+    }),
+  };
+
+  const bootstrapResult = await bootstrap(db.prisma);
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    graphiql: config.production
+      ? false
+      : { title: "keyport", subscriptionsProtocol: "SSE", shouldPersistHeaders: true },
+    maskedErrors: true,
+    logging: {
+      debug: (...args) => logger.debug(String(args[0])),
+      info: (...args) => logger.info(String(args[0])),
+      warn: (...args) => logger.warn(String(args[0])),
+      error: (...args) => logger.error("graphql error", { error: describe(args[0]) }),
+    },
+    // HTTP requests carry the key in a header; WebSocket connections in connection_init.
+    context: (initial) =>
+      createContext(
+        services,
+        initial.request?.headers.get("authorization") ??
+          authorizationParam(initial.connectionParams),
+      ),
+    plugins: [
+      httpRoutes(services),
+      useCSRFPrevention({ requestHeaders: ["x-graphql-yoga-csrf"] }),
+      ...(config.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin()] : []),
+      maxDepthPlugin({ n: 12 }),
+      maxAliasesPlugin({ n: 20 }),
+      maxDirectivesPlugin({ n: 20 }),
+      maxTokensPlugin({ n: 3000 }),
+      costLimitPlugin({ maxCost: 5000 }),
+    ],
+  });
+
+  const sockets = new Set<WebSocketServer>();
+  return {
+    yoga,
+    services,
+    bootstrap: bootstrapResult,
+    createHttpServer() {
+      const server = createServer(yoga);
+      const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+      sockets.add(wsServer);
+      useServer(
+        {
+          // The enveloped execute/subscribe travel on rootValue (see onSubscribe).
+          execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+          subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+          onSubscribe: async (ctx, _id, params) => {
+            const { schema, execute, subscribe, contextFactory, parse, validate } =
+              yoga.getEnveloped({
+                ...ctx,
+                req: ctx.extra.request,
+                socket: ctx.extra.socket,
+                params,
+              });
+            const args = {
+              schema,
+              operationName: params.operationName,
+              document: parse(params.query),
+              variableValues: params.variables,
+              contextValue: await contextFactory(),
+              rootValue: { execute, subscribe },
+            };
+            const errors = validate(args.schema, args.document);
+            if (errors.length) return errors;
+            return args as never;
+          },
+        },
+        wsServer,
+      );
+      return server;
+    },
+    async close() {
+      for (const socket of sockets) socket.close();
+      await pubsub.close();
+      await db.close();
+    },
+  };
+}
+
+type EnvelopedRoot = {
+  execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
+  subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
+};
+
+function authorizationParam(params: unknown): string | null {
+  const value = (params as { authorization?: unknown } | undefined)?.authorization;
+  return typeof value === "string" ? value : null;
+}
+
+function describe(value: unknown) {
+  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+}
+
+/** /healthz (the process answers) and /readyz (its database, and Redis when used, answer). */
+function httpRoutes(services: Services): Plugin {
+  return {
+    async onRequest({ url, endResponse }) {
+      if (url.pathname === "/healthz") {
+        endResponse(Response.json({ status: "ok" }));
+        return;
+      }
+      if (url.pathname === "/readyz") {
+        const checks: Record<string, "ok" | "unavailable"> = {};
+        const check = async (name: string, probe: () => Promise<void>) => {
+          try {
+            await withTimeout(probe(), 2_000);
+            checks[name] = "ok";
+          } catch {
+            checks[name] = "unavailable";
+          }
+        };
+        await check("database", () => services.db.ping());
+        if (services.pubsub.kind === "redis") await check("redis", () => services.pubsub.ping());
+        const ready = Object.values(checks).every((state) => state === "ok");
+        endResponse(
+          Response.json(
+            { status: ready ? "ready" : "unavailable", checks },
+            { status: ready ? 200 : 503 },
+          ),
+        );
+      }
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timeout")), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
