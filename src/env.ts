@@ -58,74 +58,68 @@ const httpUrl = z.string().refine(
   { message: "must be an absolute http(s) URL" },
 );
 
-const schema = z
-  .object({
-    PORT: z.preprocess(
-      emptyToUndefined,
-      z.coerce
-        .number({ message: "must be a number" })
-        .int("must be a whole number")
-        .min(0, "must be between 0 and 65535")
-        .max(65535, "must be between 0 and 65535")
-        .default(4000),
-    ),
-    HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
-    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./.data")),
-    DATABASE_URL: postgresUrl,
-    REDIS_URL: z.preprocess(
-      emptyToUndefined,
-      z
-        .string()
-        .refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), {
-          message: "must be a redis:// or rediss:// URL",
-        })
-        .optional(),
-    ),
-    PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
-    ENCRYPTION_KEYS: optionalString,
-    AUTH_JWT_SECRET: z.preprocess(
-      emptyToUndefined,
-      z.string().min(32, "must be at least 32 characters").optional(),
-    ),
-    AUTH_JWKS_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
-    AUTH_ISSUER: optionalString,
-    AUTH_AUDIENCE: optionalString,
-    NODE_ENV: optionalString,
-    LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(logLevels).default("info")),
-  })
-  .superRefine((env, ctx) => {
-    if (env.DATABASE_URL && !env.ENCRYPTION_KEYS) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["ENCRYPTION_KEYS"],
-        message: "is required when DATABASE_URL is set (the keys must live outside the database)",
-      });
-    }
-    if (env.ENCRYPTION_KEYS) {
-      for (const problem of parseEncryptionKeys(env.ENCRYPTION_KEYS).problems) {
-        ctx.addIssue({ code: "custom", path: ["ENCRYPTION_KEYS"], message: problem });
-      }
-    }
-    if (env.AUTH_JWT_SECRET && env.AUTH_JWKS_URL) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["AUTH_JWKS_URL"],
-        message: "set either AUTH_JWT_SECRET or AUTH_JWKS_URL, not both",
-      });
-    }
-  });
+const schema = z.object({
+  PORT: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(0, "must be between 0 and 65535")
+      .max(65535, "must be between 0 and 65535")
+      .default(4000),
+  ),
+  HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./.data")),
+  DATABASE_URL: postgresUrl,
+  REDIS_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((value) => /^rediss?:\/\//.test(value) && URL.canParse(value), {
+        message: "must be a redis:// or rediss:// URL",
+      })
+      .optional(),
+  ),
+  PUBLIC_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  ENCRYPTION_KEYS: optionalString,
+  AUTH_JWT_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(32, "must be at least 32 characters").optional(),
+  ),
+  AUTH_JWKS_URL: z.preprocess(emptyToUndefined, httpUrl.optional()),
+  AUTH_ISSUER: optionalString,
+  AUTH_AUDIENCE: optionalString,
+  NODE_ENV: optionalString,
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(logLevels).default("info")),
+});
+
+const present = (value: string | undefined) => value !== undefined && value.trim() !== "";
+
+/** Rules across variables, checked on the raw values so they run even when others are bad. */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  if (present(env.DATABASE_URL) && !present(env.ENCRYPTION_KEYS)) {
+    problems.push(
+      "ENCRYPTION_KEYS is required when DATABASE_URL is set (the keys must live outside the database)",
+    );
+  }
+  if (present(env.ENCRYPTION_KEYS)) {
+    problems.push(...parseEncryptionKeys(env.ENCRYPTION_KEYS ?? "").problems);
+  }
+  if (present(env.AUTH_JWT_SECRET) && present(env.AUTH_JWKS_URL)) {
+    problems.push("AUTH_JWT_SECRET and AUTH_JWKS_URL: set one of them, not both");
+  }
+  return problems;
+}
 
 /** Parses the environment; throws ConfigError listing every problem. */
 export function parseEnv(env: Record<string, string | undefined>): Config {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const name = issue.path.join(".") || "environment";
-      // Messages from parseEncryptionKeys already name the variable.
-      return issue.message.startsWith(name) ? issue.message : `${name} ${issue.message}`;
-    });
-    throw new ConfigError(problems);
-  }
+  const problems = [
+    ...(result.error?.issues ?? []).map((issue) => `${issue.path.join(".")} ${issue.message}`),
+    ...crossFieldProblems(env),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const values = result.data;
   const production = values.NODE_ENV === "production";
   return {

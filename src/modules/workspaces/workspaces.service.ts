@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Prisma, PrismaClient } from "../../generated/prisma/client.js";
 import { generateApiKey } from "../../lib/auth.js";
+import { isUniqueViolation } from "../../lib/db-errors.js";
 import { fieldError, parseInput } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 
@@ -21,9 +22,6 @@ export const nameSchema = z
 
 const createWorkspaceInput = z.object({ slug: slugSchema, name: nameSchema });
 const createEnvironmentInput = z.object({ slug: slugSchema, name: nameSchema });
-
-const isUniqueViolation = (error: unknown) =>
-  typeof error === "object" && error !== null && (error as { code?: string }).code === "P2002";
 
 /** Creates a workspace with its default environments and a first admin key (returned once). */
 export async function createWorkspace(
