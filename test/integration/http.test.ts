@@ -139,10 +139,7 @@ describe("HTTP surface", () => {
 describe("production mode", () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({
-      env: { NODE_ENV: "production" },
-      testDatabase: await createTestDatabase(),
-    });
+    app = await startTestApp({ env: { NODE_ENV: "production" } });
   });
   afterAll(() => app.close());
 
