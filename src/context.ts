@@ -10,6 +10,7 @@ import {
   looksLikeApiKey,
   type Scope,
 } from "./lib/auth.js";
+import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { PubSub } from "./pubsub.js";
 
@@ -33,6 +34,7 @@ export interface Services {
   db: Database;
   logger: Logger;
   pubsub: PubSub;
+  keyRing: KeyRing;
   verifyJwt: JwtVerifier | null;
 }
 

@@ -16,8 +16,9 @@ import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import { type Context, createContext, type Services } from "./context.js";
 import { type Database, openDatabase } from "./db.js";
-import type { Config } from "./env.js";
+import { type Config, ConfigError } from "./env.js";
 import { createJwtVerifier } from "./lib/auth.js";
+import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from "./pubsub.js";
@@ -50,6 +51,10 @@ export async function createKeyport(
         ? { kind: "postgres", url: config.databaseUrl }
         : { kind: "pglite", directory: path.join(config.dataDir, "pglite") },
     ));
+  const keys = parseEncryptionKeys(
+    config.encryptionKeys ?? (await loadOrCreateKeyFile(config.dataDir)),
+  );
+  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
   const pubsub: PubSub = config.redisUrl
     ? createRedisPubSub(config.redisUrl, logger)
     : createMemoryPubSub();
@@ -58,6 +63,7 @@ export async function createKeyport(
     db,
     logger,
     pubsub,
+    keyRing: new KeyRing(keys.keys),
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
       jwksUrl: config.auth.jwksUrl,

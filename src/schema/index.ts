@@ -8,6 +8,9 @@ import "../modules/workspaces/workspaces.queries.js";
 import "../modules/workspaces/workspaces.mutations.js";
 import "../modules/api-keys/api-keys.types.js";
 import "../modules/api-keys/api-keys.mutations.js";
+import "../modules/credentials/credentials.types.js";
+import "../modules/credentials/credentials.queries.js";
+import "../modules/credentials/credentials.mutations.js";
 
 builder.queryType({});
 builder.mutationType({});

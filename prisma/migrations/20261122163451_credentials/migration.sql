@@ -37,6 +37,7 @@ CREATE TABLE "CredentialSecret" (
     "keyId" TEXT NOT NULL,
     "preview" TEXT,
     "fingerprint" TEXT NOT NULL,
+    "retainUntil" TIMESTAMPTZ(3),
     "createdAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updatedAt" TIMESTAMPTZ(3) NOT NULL,
 

@@ -1,0 +1,16 @@
+// Expected failures specific to credentials. Messages never contain secret values.
+import type { CredentialStatus } from "./kinds/common.js";
+
+export type StatusReason = { code: string; message: string };
+
+/** The credential exists but cannot hand out auth material in its current state. */
+export class CredentialNotUsableError extends Error {
+  override name = "CredentialNotUsableError";
+  constructor(
+    readonly status: CredentialStatus,
+    readonly reason: StatusReason | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}

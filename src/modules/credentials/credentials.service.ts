@@ -1,0 +1,634 @@
+// Credentials: validation, encrypted storage, updates, deletion, secret reads and auth material.
+// No GraphQL here; resolvers translate inputs and results.
+import { z } from "zod";
+import type { Caller, Services } from "../../context.js";
+import type { Prisma } from "../../generated/prisma/client.js";
+import { KeyRing } from "../../lib/crypto.js";
+import { isUniqueViolation } from "../../lib/db-errors.js";
+import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { uuidv7 } from "../../lib/ids.js";
+import { redactToAllowlist } from "../../lib/redact.js";
+import { fieldError } from "../../lib/validation.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { CredentialNotUsableError } from "./credentials.errors.js";
+import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
+import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
+import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/common.js";
+import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
+
+export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
+type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+
+/** Where clause that limits every credential query to the caller's workspace (and environment). */
+export function credentialScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {
+  return {
+    workspaceId: caller.workspaceId,
+    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
+  } satisfies Prisma.CredentialWhereInput;
+}
+
+const baseFields = {
+  description: z.string().trim().max(2000, "must be at most 2000 characters").nullish(),
+  providerKey: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9._-]{0,63}$/,
+      "must be 1-64 lowercase letters, digits, dots, dashes or underscores",
+    )
+    .nullish(),
+  externalUserId: z
+    .string()
+    .min(1, "must not be empty")
+    .max(200, "must be at most 200 characters")
+    .nullish(),
+};
+const nameField = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(200, "must be at most 200 characters");
+
+const createBase = z.object({
+  name: nameField,
+  ...baseFields,
+  environmentId: z.string().nullish(),
+});
+const updateBase = z.object({ name: nameField.optional(), ...baseFields });
+
+function issuesToFieldErrors(error: z.ZodError, prefix: string[]): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: ["input", ...prefix, ...issue.path.map(String)],
+    message: issue.message,
+  }));
+}
+
+/** Exactly one kind block must be given; returns its definition or the field errors. */
+function chooseKind(input: Record<string, unknown>): KindDefinition | FieldError[] {
+  const given = kindInputKeys.filter((key) => input[key] != null);
+  if (given.length === 1) {
+    return Object.values(kindDefinitions).find((d) => d.inputKey === given[0]) as KindDefinition;
+  }
+  const message =
+    given.length === 0
+      ? `give exactly one of ${kindInputKeys.join(", ")}`
+      : `give exactly one of ${kindInputKeys.join(", ")}, not ${given.join(" and ")}`;
+  return [{ path: ["input"], message }];
+}
+
+export type CreateCredentialRequest = Record<string, unknown> & { environmentId?: string | null };
+
+export async function createCredential(
+  deps: Deps,
+  caller: CredentialActor,
+  input: CreateCredentialRequest,
+) {
+  const context = { production: deps.config.production };
+  const errors: FieldError[] = [];
+  const base = createBase.safeParse(input);
+  if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));
+  const definition = chooseKind(input);
+  let creation: ReturnType<KindDefinition["create"]> | null = null;
+  if (Array.isArray(definition)) {
+    errors.push(...definition);
+  } else {
+    const parsed = definition.createInput(context).safeParse(input[definition.inputKey]);
+    if (parsed.success) creation = definition.create(parsed.data);
+    else errors.push(...issuesToFieldErrors(parsed.error, [definition.inputKey]));
+  }
+  if (errors.length > 0 || !base.success || !creation || Array.isArray(definition)) {
+    throw new ValidationError(errors);
+  }
+  const data = base.data;
+  const environmentId = await resolveEnvironment(deps, caller, data.environmentId ?? null);
+
+  const id = uuidv7();
+  const secrets = await encryptSecrets(deps.keyRing, caller.workspaceId, id, creation.secrets);
+  try {
+    return await deps.prisma.$transaction(async (tx) => {
+      const credential = await tx.credential.create({
+        data: {
+          id,
+          workspaceId: caller.workspaceId,
+          environmentId,
+          kind: definition.kind,
+          name: data.name,
+          description: data.description ?? null,
+          providerKey: data.providerKey ?? null,
+          externalUserId: data.externalUserId ?? null,
+          status: creation.status,
+          settings: creation.settings as Prisma.InputJsonObject,
+          expiresAt: creation.expiresAt,
+          secrets: { create: secrets },
+        },
+      });
+      await recordAudit(tx, {
+        workspaceId: caller.workspaceId,
+        actor: caller.actor,
+        action: "credential.create",
+        objectType: "Credential",
+        objectId: id,
+        metadata: {
+          kind: definition.kind,
+          name: data.name,
+          secretFields: Object.keys(creation.secrets),
+        },
+      });
+      return credential;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw fieldError(["name"], "is already used in this environment");
+    throw error;
+  }
+}
+
+async function resolveEnvironment(deps: Deps, caller: CredentialActor, requested: string | null) {
+  const environmentId = requested ?? caller.environmentId;
+  if (!environmentId) throw fieldError(["environmentId"], "is required");
+  if (caller.environmentId && environmentId !== caller.environmentId) {
+    throw fieldError(["environmentId"], "must be the environment your key is limited to");
+  }
+  const environment = await deps.prisma.environment.findFirst({
+    where: { id: environmentId, workspaceId: caller.workspaceId },
+    select: { id: true },
+  });
+  if (!environment) throw fieldError(["environmentId"], "no such environment");
+  return environment.id;
+}
+
+type SecretRow = {
+  field: string;
+  ciphertext: string;
+  keyId: string;
+  preview: string | null;
+  fingerprint: string;
+};
+
+async function encryptSecrets(
+  keyRing: KeyRing,
+  workspaceId: string,
+  credentialId: string,
+  values: Record<string, string>,
+): Promise<SecretRow[]> {
+  return Promise.all(
+    Object.entries(values).map(async ([field, value]) => ({
+      field,
+      ciphertext: await keyRing.encrypt(value, { workspaceId, credentialId, field }),
+      keyId: keyRing.activeKid,
+      preview: KeyRing.preview(value),
+      fingerprint: keyRing.fingerprint(value),
+    })),
+  );
+}
+
+async function findScoped(deps: Deps, caller: CredentialActor, id: string) {
+  const credential = await deps.prisma.credential.findFirst({
+    where: { id, ...credentialScope(caller) },
+  });
+  if (!credential) throw new NotFoundError("Credential");
+  return credential;
+}
+
+// Settings that may appear in audit entries; anything else (a future secret field included) is
+// redacted.
+const auditableSettings = [
+  "username",
+  "host",
+  "port",
+  "database",
+  "placement",
+  "headerName",
+  "scheme",
+  "queryParameter",
+  "clientId",
+  "issuer",
+  "authorizationUrl",
+  "tokenUrl",
+  "revocationUrl",
+  "scopes",
+  "usePkce",
+  "tokenEndpointAuthMethod",
+  "audience",
+];
+
+export async function updateCredential(
+  deps: Deps,
+  caller: CredentialActor,
+  id: string,
+  input: Record<string, unknown>,
+) {
+  const existing = await findScoped(deps, caller, id);
+  const definition = kindDefinitions[existing.kind];
+  const context = { production: deps.config.production };
+  const errors: FieldError[] = [];
+  const base = updateBase.safeParse(input);
+  if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));
+  for (const key of kindInputKeys) {
+    if (key !== definition.inputKey && input[key] != null) {
+      errors.push({
+        path: ["input", key],
+        message: `this credential is ${existing.kind}; the kind of a credential never changes`,
+      });
+    }
+  }
+  let settings = settingsOf(existing);
+  const block = input[definition.inputKey];
+  const changes: Record<string, unknown> = {};
+  if (block != null) {
+    const parsed = definition.updateInput(context).safeParse(block);
+    if (!parsed.success) {
+      errors.push(...issuesToFieldErrors(parsed.error, [definition.inputKey]));
+    } else {
+      for (const [key, value] of Object.entries(parsed.data)) {
+        if (value === undefined || key === "expiresAt" || key === "refreshRequest") continue;
+        changes[key] = value;
+      }
+      if ("refreshRequest" in parsed.data && parsed.data.refreshRequest !== undefined) {
+        changes.refreshRequest = parsed.data.refreshRequest;
+      }
+      const merged = definition.settings.safeParse({ ...settings, ...changes });
+      if (!merged.success) {
+        errors.push(...issuesToFieldErrors(merged.error, [definition.inputKey]));
+      } else {
+        settings = merged.data;
+        const problem = definition.settingsProblem(settings);
+        if (problem)
+          errors.push({
+            path: ["input", definition.inputKey, problem.field],
+            message: problem.message,
+          });
+      }
+    }
+  }
+  if (errors.length > 0 || !base.success) throw new ValidationError(errors);
+
+  const blockData = (block ?? {}) as { expiresAt?: Date | null };
+  const data: Prisma.CredentialUpdateInput = {
+    ...(base.data.name !== undefined ? { name: base.data.name } : {}),
+    ...(base.data.description !== undefined ? { description: base.data.description } : {}),
+    ...(base.data.providerKey !== undefined ? { providerKey: base.data.providerKey } : {}),
+    ...(base.data.externalUserId !== undefined ? { externalUserId: base.data.externalUserId } : {}),
+    ...(Object.keys(changes).length > 0 ? { settings: settings as Prisma.InputJsonObject } : {}),
+    ...(existing.kind === "BEARER" && blockData.expiresAt !== undefined
+      ? { expiresAt: blockData.expiresAt }
+      : {}),
+  };
+  try {
+    return await deps.prisma.$transaction(async (tx) => {
+      const credential = await tx.credential.update({ where: { id: existing.id }, data });
+      await recordAudit(tx, {
+        workspaceId: caller.workspaceId,
+        actor: caller.actor,
+        action: "credential.update",
+        objectType: "Credential",
+        objectId: existing.id,
+        metadata: {
+          changed: [
+            ...Object.keys(data).filter((key) => key !== "settings"),
+            ...Object.keys(changes),
+          ],
+          settings: redactToAllowlist(changes, auditableSettings) as Prisma.InputJsonObject,
+        },
+      });
+      return credential;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw fieldError(["name"], "is already used in this environment");
+    throw error;
+  }
+}
+
+export async function deleteCredential(deps: Deps, caller: CredentialActor, id: string) {
+  const existing = await findScoped(deps, caller, id);
+  await deps.prisma.$transaction(async (tx) => {
+    // Secrets go with the row (ON DELETE CASCADE).
+    await tx.credential.delete({ where: { id: existing.id } });
+    await recordAudit(tx, {
+      workspaceId: caller.workspaceId,
+      actor: caller.actor,
+      action: "credential.delete",
+      objectType: "Credential",
+      objectId: existing.id,
+      metadata: { kind: existing.kind, name: existing.name },
+    });
+  });
+  return existing;
+}
+
+/** Decrypts one secret field for a caller holding credentials:use; every read is audited. */
+export async function readSecretValue(
+  deps: Deps,
+  caller: CredentialActor,
+  credential: { id: string; workspaceId: string },
+  field: string,
+): Promise<string | null> {
+  const row = await deps.prisma.credentialSecret.findUnique({
+    where: { credentialId_field: { credentialId: credential.id, field } },
+  });
+  if (!row) return null;
+  const value = await decryptLogged(deps, credential.workspaceId, credential.id, row);
+  await recordAudit(deps.prisma, {
+    workspaceId: credential.workspaceId,
+    actor: caller.actor,
+    action: "secret.read",
+    objectType: "Credential",
+    objectId: credential.id,
+    metadata: { field },
+  });
+  return value;
+}
+
+async function decryptLogged(
+  deps: Deps,
+  workspaceId: string,
+  credentialId: string,
+  row: { field: string; ciphertext: string },
+) {
+  try {
+    return await deps.keyRing.decrypt(row.ciphertext, {
+      workspaceId,
+      credentialId,
+      field: row.field,
+    });
+  } catch (error) {
+    deps.logger.error("secret could not be decrypted", { credentialId, field: row.field, error });
+    throw error;
+  }
+}
+
+// lastUsedAt (and the matching audit entry) is written at most once a minute per credential.
+const useRecordIntervalMs = 60_000;
+
+export type AcquiredAuth = AuthMaterial & { expiresAt: Date | null };
+
+/** Ready-to-use auth material for a credential, refusing credentials that cannot be used. */
+export async function acquireAuth(
+  deps: Deps,
+  caller: CredentialActor,
+  id: string,
+  minValiditySeconds: number,
+): Promise<AcquiredAuth> {
+  if (
+    !Number.isInteger(minValiditySeconds) ||
+    minValiditySeconds < 0 ||
+    minValiditySeconds > 86_400
+  ) {
+    throw fieldError(
+      ["minValiditySeconds"],
+      "must be a whole number of seconds between 0 and 86400",
+    );
+  }
+  const credential = await deps.prisma.credential.findFirst({
+    where: { id, ...credentialScope(caller) },
+    include: { secrets: { where: { retainUntil: null } } },
+  });
+  if (!credential) throw new NotFoundError("Credential");
+  assertUsable(credential);
+  const secrets: Record<string, string> = {};
+  const needed = secretsForAuth(credential.kind);
+  await Promise.all(
+    credential.secrets
+      .filter((row) => needed.includes(row.field))
+      .map(async (row) => {
+        secrets[row.field] = await decryptLogged(deps, credential.workspaceId, credential.id, row);
+      }),
+  );
+  const material = authMaterial(credential, secrets, minValiditySeconds);
+  recordUse(deps, caller, credential);
+  return { ...material, expiresAt: credential.expiresAt };
+}
+
+function secretsForAuth(kind: CredentialKind): string[] {
+  if (kind === "BASIC") return ["password"];
+  if (kind === "BEARER") return ["token"];
+  return ["accessToken"];
+}
+
+function assertUsable(credential: {
+  status: CredentialStatus;
+  statusReasonCode: string | null;
+  statusReasonMessage: string | null;
+}) {
+  if (credential.status === "ACTIVE" || credential.status === "DEGRADED") return;
+  const reason = credential.statusReasonCode
+    ? { code: credential.statusReasonCode, message: credential.statusReasonMessage ?? "" }
+    : null;
+  const explanation =
+    credential.status === "PENDING_AUTHORIZATION"
+      ? "it has not been authorized yet"
+      : `it is invalid${reason ? ` (${reason.code})` : ""}`;
+  throw new CredentialNotUsableError(
+    credential.status,
+    reason,
+    `The credential cannot be used: ${explanation}.`,
+  );
+}
+
+function authMaterial(
+  credential: {
+    kind: CredentialKind;
+    settings: unknown;
+    status: CredentialStatus;
+    expiresAt: Date | null;
+  },
+  secrets: Record<string, string>,
+  minValiditySeconds: number,
+): AuthMaterial {
+  const expiresSoon =
+    credential.expiresAt !== null &&
+    credential.expiresAt.getTime() - Date.now() < minValiditySeconds * 1000;
+  if (credential.kind === "BASIC")
+    return basicAuthMaterial(settingsOf<BasicSettings>(credential), secrets);
+  if (expiresSoon) {
+    throw new CredentialNotUsableError(
+      credential.status,
+      { code: "INVALID_CREDENTIALS", message: "The token expires within the requested validity." },
+      "The credential's token expires sooner than minValiditySeconds.",
+    );
+  }
+  if (credential.kind === "BEARER")
+    return bearerAuthMaterial(settingsOf<BearerSettings>(credential), secrets);
+  if (!secrets.accessToken) {
+    throw new CredentialNotUsableError(
+      credential.status,
+      null,
+      "The credential has no access token yet.",
+    );
+  }
+  return {
+    headers: [{ name: "Authorization", value: `Bearer ${secrets.accessToken}` }],
+    queryParameters: [],
+    pathParameters: [],
+  };
+}
+
+function recordUse(
+  deps: Deps,
+  caller: CredentialActor,
+  credential: { id: string; workspaceId: string; lastUsedAt: Date | null },
+) {
+  const now = Date.now();
+  if (credential.lastUsedAt && now - credential.lastUsedAt.getTime() < useRecordIntervalMs) return;
+  const threshold = new Date(now - useRecordIntervalMs);
+  deps.prisma
+    .$transaction(async (tx) => {
+      const { count } = await tx.credential.updateMany({
+        where: { id: credential.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: threshold } }] },
+        data: { lastUsedAt: new Date(now) },
+      });
+      // Only the writer that moved lastUsedAt records the use, so concurrent callers add one entry.
+      if (count === 1) {
+        await recordAudit(tx, {
+          workspaceId: credential.workspaceId,
+          actor: caller.actor,
+          action: "credential.use",
+          objectType: "Credential",
+          objectId: credential.id,
+        });
+      }
+    })
+    .catch((error: unknown) =>
+      deps.logger.warn("could not record credential use", { credentialId: credential.id, error }),
+    );
+}
+
+const rotateInput = z.object({
+  secret: z.record(z.string(), z.string().nullish()),
+  overlapSeconds: z
+    .number()
+    .int("must be a whole number")
+    .min(0, "must not be negative")
+    .max(604_800, "must be at most 604800 (7 days)")
+    .nullish(),
+});
+
+/** Replaces a credential's secret; the previous value is kept for `overlapSeconds` for rollback. */
+export async function rotateSecret(
+  deps: Deps,
+  caller: CredentialActor,
+  id: string,
+  input: unknown,
+) {
+  const parsed = rotateInput.safeParse(input);
+  if (!parsed.success) throw new ValidationError(issuesToFieldErrors(parsed.error, []));
+  const existing = await findScoped(deps, caller, id);
+  const definition = kindDefinitions[existing.kind];
+  const given = Object.entries(parsed.data.secret).filter(([, value]) => value != null);
+  if (given.length !== 1 || given[0]?.[0] !== definition.rotatableSecret) {
+    throw fieldError(
+      ["secret"],
+      `give exactly ${definition.rotatableSecret} for ${existing.kind} credentials`,
+    );
+  }
+  const [field, value] = given[0] as [string, string];
+  const checked = z
+    .string()
+    .min(1, "must not be empty")
+    .max(16_384, "must be at most 16384 characters")
+    .safeParse(value);
+  if (!checked.success)
+    throw fieldError(["secret", field], checked.error.issues[0]?.message ?? "is not valid");
+
+  const overlapSeconds = parsed.data.overlapSeconds ?? 0;
+  const previousField = `${field}@previous`;
+  const current = await deps.prisma.credentialSecret.findUnique({
+    where: { credentialId_field: { credentialId: existing.id, field } },
+  });
+  const [next] = await encryptSecrets(deps.keyRing, existing.workspaceId, existing.id, {
+    [field]: value,
+  });
+  let previous: SecretRow | undefined;
+  if (current && overlapSeconds > 0) {
+    const plaintext = await decryptLogged(deps, existing.workspaceId, existing.id, current);
+    [previous] = await encryptSecrets(deps.keyRing, existing.workspaceId, existing.id, {
+      [previousField]: plaintext,
+    });
+  }
+  if (!next) throw new Error("encryption produced no secret");
+  return deps.prisma.$transaction(async (tx) => {
+    await tx.credentialSecret.deleteMany({
+      where: { credentialId: existing.id, field: { in: [field, previousField] } },
+    });
+    await tx.credentialSecret.create({ data: { ...next, credentialId: existing.id } });
+    if (previous) {
+      await tx.credentialSecret.create({
+        data: {
+          ...previous,
+          credentialId: existing.id,
+          retainUntil: new Date(Date.now() + overlapSeconds * 1000),
+        },
+      });
+    }
+    // A new password, token or client credentials secret clears a failure it may have caused.
+    const reactivate = existing.kind !== "OAUTH2" && existing.status !== "ACTIVE";
+    const credential = await tx.credential.update({
+      where: { id: existing.id },
+      data: {
+        version: { increment: 1 },
+        ...(reactivate
+          ? { status: "ACTIVE", statusReasonCode: null, statusReasonMessage: null }
+          : {}),
+      },
+    });
+    await recordAudit(tx, {
+      workspaceId: existing.workspaceId,
+      actor: caller.actor,
+      action: "credential.rotate",
+      objectType: "Credential",
+      objectId: existing.id,
+      metadata: { field, previousKeptSeconds: previous ? overlapSeconds : 0 },
+    });
+    return credential;
+  });
+}
+
+export type RewrapResult = { rewrapped: number; remaining: number; activeKeyId: string };
+
+/**
+ * Re-encrypts every secret that is not under the active key, in batches, while the API serves.
+ * Each row is replaced only if its ciphertext is still the one that was read (compare-and-set),
+ * so a concurrent rotation is never overwritten.
+ */
+export async function rewrapSecrets(
+  deps: Pick<Deps, "prisma" | "keyRing" | "logger">,
+  options: { workspaceId?: string; batchSize?: number } = {},
+): Promise<RewrapResult> {
+  const active = deps.keyRing.activeKid;
+  const batchSize = options.batchSize ?? 100;
+  const where: Prisma.CredentialSecretWhereInput = {
+    keyId: { not: active },
+    ...(options.workspaceId ? { credential: { workspaceId: options.workspaceId } } : {}),
+  };
+  let rewrapped = 0;
+  let afterId: string | undefined;
+  for (;;) {
+    const batch = await deps.prisma.credentialSecret.findMany({
+      where: { ...where, ...(afterId ? { id: { gt: afterId } } : {}) },
+      select: {
+        id: true,
+        field: true,
+        ciphertext: true,
+        credential: { select: { id: true, workspaceId: true } },
+      },
+      orderBy: { id: "asc" },
+      take: batchSize,
+    });
+    if (batch.length === 0) break;
+    afterId = batch.at(-1)?.id;
+    for (const row of batch) {
+      const binding = {
+        workspaceId: row.credential.workspaceId,
+        credentialId: row.credential.id,
+        field: row.field,
+      };
+      const ciphertext = await deps.keyRing.rewrap(row.ciphertext, binding);
+      if (!ciphertext) continue;
+      const { count } = await deps.prisma.credentialSecret.updateMany({
+        where: { id: row.id, ciphertext: row.ciphertext },
+        data: { ciphertext, keyId: active },
+      });
+      rewrapped += count;
+    }
+  }
+  const remaining = await deps.prisma.credentialSecret.count({ where });
+  return { rewrapped, remaining, activeKeyId: active };
+}

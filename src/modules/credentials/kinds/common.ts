@@ -1,0 +1,63 @@
+// Pieces shared by the credential kinds: input rules and the kind contract.
+import { z } from "zod";
+
+export type CredentialKind = "BASIC" | "BEARER" | "OAUTH2" | "CLIENT_CREDENTIALS";
+export type CredentialStatus = "PENDING_AUTHORIZATION" | "ACTIVE" | "DEGRADED" | "INVALID";
+
+export type NameValue = { name: string; value: string };
+export type AuthMaterial = {
+  headers: NameValue[];
+  queryParameters: NameValue[];
+  pathParameters: NameValue[];
+};
+
+/** What a kind's create input turns into: settings to store and secrets to encrypt. */
+export type KindCreation<Settings> = {
+  settings: Settings;
+  secrets: Record<string, string>;
+  status: CredentialStatus;
+  expiresAt: Date | null;
+};
+
+export type ValidationContext = { production: boolean };
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** An absolute http(s) URL; https in production except for loopback hosts. */
+export function urlSchema(context: ValidationContext) {
+  return z
+    .string()
+    .max(2048, "must be at most 2048 characters")
+    .refine((value) => URL.canParse(value), "must be an absolute URL")
+    .refine(
+      (value) => ["http:", "https:"].includes(new URL(value).protocol),
+      "must be an http or https URL",
+    )
+    .refine((value) => {
+      const url = new URL(value);
+      return (
+        !context.production ||
+        url.protocol === "https:" ||
+        loopbackHosts.has(url.hostname) ||
+        url.hostname.startsWith("127.")
+      );
+    }, "must use https")
+    .refine((value) => !new URL(value).username && !new URL(value).password, {
+      message: "must not contain credentials",
+    });
+}
+
+export const secretValue = z
+  .string()
+  .min(1, "must not be empty")
+  .max(16_384, "must be at most 16384 characters");
+
+export const shortText = (max: number) =>
+  z.string().trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+export const scopeList = z
+  .array(z.string().min(1).max(200).regex(/^\S+$/, "must not contain spaces"))
+  .max(100, "must have at most 100 scopes");
+
+export const tokenEndpointAuthMethods = ["CLIENT_SECRET_BASIC", "CLIENT_SECRET_POST"] as const;
+export type TokenEndpointAuthMethod = (typeof tokenEndpointAuthMethods)[number];
