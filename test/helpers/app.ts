@@ -21,6 +21,8 @@ export type TestDatabase = {
   open(options?: { onQuery?: QueryListener }): Promise<Database>;
   databaseUrl: string | undefined;
   drop(): Promise<void>;
+  /** The admin key printed by the first start, kept for later starts on the same database. */
+  adminKey?: string;
 };
 
 /** A fresh, migrated database. PGlite lives in `pgliteDirectory` when given, else in memory. */
@@ -103,8 +105,9 @@ export async function startTestApp(
     database,
     logSink: (line) => logs.push(line),
   });
-  if (!keyport.bootstrap.created) throw new Error("expected a fresh database");
-  const adminKey = keyport.bootstrap.adminApiKey;
+  if (keyport.bootstrap.created) testDatabase.adminKey = keyport.bootstrap.adminApiKey;
+  const adminKey = testDatabase.adminKey;
+  if (!adminKey) throw new Error("expected a fresh database, or one this helper bootstrapped");
   const request = (path: string, init?: RequestInit) =>
     Promise.resolve(keyport.yoga.fetch(new Request(`http://keyport.test${path}`, init)));
   return {

@@ -28,23 +28,20 @@ export function urlSchema(context: ValidationContext) {
   return z
     .string()
     .max(2048, "must be at most 2048 characters")
-    .refine((value) => URL.canParse(value), "must be an absolute URL")
-    .refine(
-      (value) => ["http:", "https:"].includes(new URL(value).protocol),
-      "must be an http or https URL",
-    )
-    .refine((value) => {
-      const url = new URL(value);
-      return (
-        !context.production ||
-        url.protocol === "https:" ||
-        loopbackHosts.has(url.hostname) ||
-        url.hostname.startsWith("127.")
-      );
-    }, "must use https")
-    .refine((value) => !new URL(value).username && !new URL(value).password, {
-      message: "must not contain credentials",
+    .superRefine((value, ctx) => {
+      const problem = urlProblem(value, context);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
+}
+
+function urlProblem(value: string, context: ValidationContext): string | null {
+  if (!URL.canParse(value)) return "must be an absolute URL";
+  const url = new URL(value);
+  if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http or https URL";
+  if (url.username || url.password) return "must not contain credentials";
+  const loopback = loopbackHosts.has(url.hostname) || url.hostname.startsWith("127.");
+  if (context.production && url.protocol !== "https:" && !loopback) return "must use https";
+  return null;
 }
 
 export const secretValue = z

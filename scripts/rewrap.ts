@@ -1,0 +1,41 @@
+// `npm run keys:rewrap`: re-encrypts every secret under the active key (the first entry of
+// ENCRYPTION_KEYS), in batches, while keyport keeps serving. Afterwards the old keys can be
+// removed from ENCRYPTION_KEYS.
+import path from "node:path";
+import { openDatabase } from "../src/db.js";
+import { ConfigError, parseEnv } from "../src/env.js";
+import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "../src/lib/crypto.js";
+import { createLogger } from "../src/lib/logger.js";
+import { rewrapSecrets } from "../src/modules/credentials/credentials.service.js";
+
+async function main() {
+  const config = parseEnv(process.env);
+  const keys = parseEncryptionKeys(
+    config.encryptionKeys ?? (await loadOrCreateKeyFile(config.dataDir)),
+  );
+  if (keys.problems.length > 0) throw new ConfigError(keys.problems);
+  const db = await openDatabase(
+    config.databaseUrl
+      ? { kind: "postgres", url: config.databaseUrl }
+      : { kind: "pglite", directory: path.join(config.dataDir, "pglite") },
+  );
+  try {
+    if (db.kind === "pglite") await db.migrate();
+    const result = await rewrapSecrets({
+      prisma: db.prisma,
+      keyRing: new KeyRing(keys.keys),
+      logger: createLogger(config.logLevel),
+    });
+    process.stdout.write(
+      `rewrapped ${result.rewrapped} secret(s) under key ${result.activeKeyId}; ${result.remaining} remain under other keys\n`,
+    );
+    if (result.remaining > 0) process.exitCode = 1;
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
