@@ -27,6 +27,14 @@ interface SqlRunner {
 export interface Database {
   readonly kind: DatabaseTarget["kind"];
   readonly prisma: PrismaClient;
+  /**
+   * Runs one parameterised statement on the driver directly, without Prisma's per-query cost; for
+   * the few statements on the request hot path. `sql` must be a constant (no values spliced in:
+   * pass them as $1, $2... in `params`): on PostgreSQL each distinct text becomes a prepared
+   * statement on every pooled connection. Rows come back keyed by column name, with timestamptz
+   * as Date, json/jsonb as parsed values and arrays as arrays, like Prisma returns them.
+   */
+  query<Row extends object>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
   ping(): Promise<void>;
   /** Applies pending migrations (under an advisory lock on PostgreSQL). */
   migrate(): Promise<string[]>;
@@ -37,10 +45,25 @@ export interface Database {
 
 export type QueryListener = (sql: string) => void;
 
+export type RawQuery = Database["query"];
+
+// Services receive the PrismaClient; this finds the raw driver of the Database that opened it.
+const rawQueries = new WeakMap<object, RawQuery>();
+
+/**
+ * The raw-query method of the Database whose `prisma` this is, or null for any other client (a
+ * transaction client, for one: statements through it must stay inside the transaction).
+ */
+export function rawQueryFor(prisma: PrismaClient): RawQuery | null {
+  return rawQueries.get(prisma) ?? null;
+}
+
 const migrationsDir = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
 // The lock id Prisma's own migrate engine uses, so `prisma migrate deploy` and keyport never
 // apply migrations at the same time.
 const migrationLockId = 72707369;
+// Connections Prisma and the hot-path statements share on PostgreSQL (see bench/ for the sizing).
+const defaultPoolSize = 10;
 
 export async function openDatabase(
   target: DatabaseTarget,
@@ -48,6 +71,8 @@ export async function openDatabase(
 ): Promise<Database> {
   let runner: SqlRunner;
   let prisma: PrismaClient;
+  let hotQuery: <Row>(sql: string, params: unknown[]) => Promise<Row[]>;
+  let closeDriver: () => Promise<void> = async () => {};
   const log = options.onQuery ? [{ emit: "event" as const, level: "query" as const }] : [];
 
   if (target.kind === "pglite") {
@@ -63,6 +88,8 @@ export async function openDatabase(
       close: () => pglite.close(),
     };
     prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), log });
+    hotQuery = async <Row>(sql: string, params: unknown[]) =>
+      (await pglite.query<Row>(sql, params)).rows;
   } else {
     const pool = new pg.Pool({
       connectionString: target.url,
@@ -79,14 +106,24 @@ export async function openDatabase(
         (await pool.query(sql, params)).rows as Row[],
       close: () => pool.end(),
     };
-    prisma = new PrismaClient({
-      adapter: new PrismaPg({
-        connectionString: target.url,
-        max: options.poolSize ?? 10,
-        connectionTimeoutMillis: 5_000,
-      }),
-      log,
+    // One pool for Prisma and the hot-path statements, so both draw from the same connections.
+    const appPool = new pg.Pool({
+      connectionString: target.url,
+      max: options.poolSize ?? defaultPoolSize,
+      connectionTimeoutMillis: 5_000,
     });
+    appPool.on("error", () => {});
+    prisma = new PrismaClient({ adapter: new PrismaPg(appPool), log });
+    const statementNames = new Map<string, string>();
+    hotQuery = async <Row>(sql: string, params: unknown[]) => {
+      let name = statementNames.get(sql);
+      if (!name) {
+        name = `kp_${createHash("sha256").update(sql).digest("hex").slice(0, 24)}`;
+        statementNames.set(sql, name);
+      }
+      return (await appPool.query({ name, text: sql, values: params })).rows as Row[];
+    };
+    closeDriver = () => appPool.end();
   }
 
   if (options.onQuery) {
@@ -103,9 +140,16 @@ export async function openDatabase(
     return available.filter((m) => !applied.has(m.name)).map((m) => m.name);
   };
 
+  const queryListener = options.onQuery;
+  const query: RawQuery = <Row extends object>(sql: string, params: readonly unknown[] = []) => {
+    queryListener?.(sql);
+    return hotQuery<Row>(sql, params as unknown[]);
+  };
+  rawQueries.set(prisma, query);
   return {
     kind: target.kind,
     prisma,
+    query,
     ping: async () => {
       await runner.query("SELECT 1");
     },
@@ -124,6 +168,7 @@ export async function openDatabase(
     },
     close: async () => {
       await prisma.$disconnect();
+      await closeDriver();
       await runner.close();
     },
   };

@@ -21,6 +21,12 @@ export type Config = {
   };
   production: boolean;
   logLevel: LogLevel;
+  oauth: {
+    /** Per-attempt timeout of token endpoint calls; the refresh lease outlives 3 attempts. */
+    tokenRequestTimeoutMs: number;
+    /** How often each instance refreshes tokens that expire within 10 minutes; 0 turns it off. */
+    sweepIntervalMs: number;
+  };
 };
 
 export const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
@@ -91,6 +97,23 @@ const schema = z.object({
   AUTH_AUDIENCE: optionalString,
   NODE_ENV: optionalString,
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(logLevels).default("info")),
+  TOKEN_REQUEST_TIMEOUT_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(100, "must be between 100 and 120000")
+      .max(120_000, "must be between 100 and 120000")
+      .default(10_000),
+  ),
+  REFRESH_SWEEP_INTERVAL_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(0, "must be 0 (off) or more")
+      .default(60_000),
+  ),
 });
 
 const present = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -138,5 +161,9 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
     },
     production,
     logLevel: values.LOG_LEVEL,
+    oauth: {
+      tokenRequestTimeoutMs: values.TOKEN_REQUEST_TIMEOUT_MS,
+      sweepIntervalMs: values.REFRESH_SWEEP_INTERVAL_MS,
+    },
   };
 }

@@ -20,6 +20,8 @@ import { type Config, ConfigError } from "./env.js";
 import { createJwtVerifier } from "./lib/auth.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
+import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
+import { Refresher } from "./modules/oauth/refresh.service.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from "./pubsub.js";
 import { schema } from "./schema/index.js";
@@ -58,12 +60,15 @@ export async function createKeyport(
   const pubsub: PubSub = config.redisUrl
     ? createRedisPubSub(config.redisUrl, logger)
     : createMemoryPubSub();
+  const keyRing = new KeyRing(keys.keys);
+  const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config });
   const services: Services = {
     config,
     db,
     logger,
     pubsub,
-    keyRing: new KeyRing(keys.keys),
+    keyRing,
+    refresher,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
       jwksUrl: config.auth.jwksUrl,
@@ -73,6 +78,7 @@ export async function createKeyport(
   };
 
   const bootstrapResult = await bootstrap(db.prisma);
+  refresher.startSweeper();
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -147,6 +153,7 @@ export async function createKeyport(
       return server;
     },
     async close() {
+      refresher.stopSweeper();
       for (const socket of sockets) socket.close();
       await pubsub.close();
       await db.close();
@@ -171,9 +178,13 @@ function describe(value: unknown) {
 /** /healthz (the process answers) and /readyz (its database, and Redis when used, answer). */
 function httpRoutes(services: Services): Plugin {
   return {
-    async onRequest({ url, endResponse }) {
+    async onRequest({ request, url, endResponse }) {
       if (url.pathname === "/healthz") {
         endResponse(Response.json({ status: "ok" }));
+        return;
+      }
+      if (url.pathname === "/oauth/callback" && request.method === "GET") {
+        endResponse(await handleOAuthCallback(services, url));
         return;
       }
       if (url.pathname === "/readyz") {

@@ -73,6 +73,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     AUTH_JWT_SECRET: "test-jwt-secret-that-is-long-enough-0123456789",
     AUTH_ISSUER: "https://issuer.keyport.test",
     AUTH_AUDIENCE: "keyport",
+    // Tests drive refreshes themselves; the sweeper test turns it on.
+    REFRESH_SWEEP_INTERVAL_MS: "0",
     ...overrides,
   });
 }

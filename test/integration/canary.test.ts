@@ -133,6 +133,7 @@ describe("canary sweep: secrets never leak", () => {
       app,
       {
         name: "canary cc",
+        verify: false,
         clientCredentials: {
           clientId: "c",
           clientSecret: canaries.ccClientSecret,

@@ -87,6 +87,7 @@ describe("credential bad input", () => {
     expect(
       await rejected({
         name: "cc",
+        verify: false,
         clientCredentials: {
           clientId: "c",
           clientSecret: "s-value",
@@ -101,6 +102,7 @@ describe("credential bad input", () => {
       await rejected(
         {
           name: "plain http",
+          verify: false,
           clientCredentials: {
             clientId: "c",
             clientSecret: "s-value",
@@ -112,6 +114,7 @@ describe("credential bad input", () => {
     ).toEqual(["input.clientCredentials.tokenUrl"]);
     await createCredential(production, {
       name: "loopback",
+      verify: false,
       clientCredentials: {
         clientId: "c",
         clientSecret: "s-value",

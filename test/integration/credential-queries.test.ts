@@ -23,6 +23,7 @@ describe("credential listing", () => {
         },
       },
       {
+        verify: false,
         clientCredentials: {
           clientId: "c",
           clientSecret: "list-cc-value",

@@ -45,6 +45,7 @@ describe("credential tenancy (property-based)", () => {
             clientSecret: `cc-${workspace}-value`,
             tokenUrl: "https://auth.example/t",
           },
+          verify: false,
         },
       ].entries()) {
         const credential = await createCredential(

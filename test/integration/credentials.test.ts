@@ -188,6 +188,7 @@ describe("credentials", () => {
   it("creates client-credentials connections with scopes, audience and auth method", async () => {
     const cc = await create({
       name: "billing api",
+      verify: false,
       clientCredentials: {
         clientId: "svc",
         clientSecret: "cc-secret-value-123456",

@@ -106,6 +106,7 @@ describe("encryption key rotation", () => {
     expected["cc/clientSecret"] = "cc-client-secret";
     await createCredential(app, {
       name: "cc",
+      verify: false,
       clientCredentials: {
         clientId: "c",
         clientSecret: expected["cc/clientSecret"],

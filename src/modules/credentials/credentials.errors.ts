@@ -14,3 +14,14 @@ export class CredentialNotUsableError extends Error {
     super(message);
   }
 }
+
+/** The provider (authorization server) refused or failed; `code` classifies why. */
+export class CredentialProviderError extends Error {
+  override name = "CredentialProviderError";
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

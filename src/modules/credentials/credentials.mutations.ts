@@ -3,7 +3,7 @@ import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
 import { rawIdOf, tryDecodeId } from "../common/ids.js";
-import { CredentialNotUsableError } from "./credentials.errors.js";
+import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
 import {
   acquireAuth,
   createCredential,
@@ -151,7 +151,7 @@ builder.mutationField("createCredential", (t) =>
   t.field({
     type: CredentialSuccess("CreateCredentialSuccess"),
     authScopes: { scope: "credentials:write" },
-    errors: { types: commonErrors },
+    errors: { types: [...commonErrors, CredentialProviderError] },
     args: { input: t.arg({ type: CreateCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const environmentId = input.environmentId
@@ -278,7 +278,11 @@ const RotateSecretInput = builder.inputType("RotateSecretInput", {
 const RotateCredentialInput = builder.inputType("RotateCredentialInput", {
   fields: (t) => ({
     id: t.id({ required: true }),
-    secret: t.field({ type: RotateSecretInput, required: true }),
+    secret: t.field({
+      type: RotateSecretInput,
+      description:
+        "Omit on OAUTH2 and CLIENT_CREDENTIALS credentials to fetch a new access token now.",
+    }),
     overlapSeconds: t.int({
       defaultValue: 0,
       description: "Keep the previous secret this long for rollback (at most 7 days).",
@@ -290,7 +294,7 @@ builder.mutationField("rotateCredential", (t) =>
   t.field({
     type: CredentialSuccess("RotateCredentialSuccess"),
     authScopes: { scope: "credentials:write" },
-    errors: { types: commonErrors },
+    errors: { types: [...commonErrors, CredentialProviderError] },
     args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);

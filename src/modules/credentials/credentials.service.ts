@@ -10,14 +10,25 @@ import { uuidv7 } from "../../lib/ids.js";
 import { redactToAllowlist } from "../../lib/redact.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { CredentialNotUsableError } from "./credentials.errors.js";
+import {
+  clientCredentialsParameters,
+  expiryFrom,
+  maxTokenAttempts,
+  refreshDecision,
+} from "../oauth/refresh.service.js";
+import { revokeOnDelete } from "../oauth/revoke.js";
+import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
+import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
 import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
 import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
+import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
 import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
-type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+type Deps = Pick<Services, "keyRing" | "logger" | "config" | "refresher"> & {
+  prisma: Services["db"]["prisma"];
+};
 
 /** Where clause that limits every credential query to the caller's workspace (and environment). */
 export function credentialScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {
@@ -52,6 +63,7 @@ const createBase = z.object({
   name: nameField,
   ...baseFields,
   environmentId: z.string().nullish(),
+  verify: z.boolean().nullish(),
 });
 const updateBase = z.object({ name: nameField.optional(), ...baseFields });
 
@@ -102,6 +114,18 @@ export async function createCredential(
   const environmentId = await resolveEnvironment(deps, caller, data.environmentId ?? null);
 
   const id = uuidv7();
+  let verifiedAt: Date | null = null;
+  if (definition.kind === "CLIENT_CREDENTIALS" && data.verify !== false) {
+    // A connection that cannot get a token is not saved; the caller gets the classified error.
+    const token = await fetchClientCredentialsToken(
+      deps,
+      creation.settings as ClientCredentialsSettings,
+      creation.secrets.clientSecret ?? null,
+    );
+    creation.secrets.accessToken = token.accessToken;
+    creation.expiresAt = expiryFrom(token);
+    verifiedAt = new Date();
+  }
   const secrets = await encryptSecrets(deps.keyRing, caller.workspaceId, id, creation.secrets);
   try {
     return await deps.prisma.$transaction(async (tx) => {
@@ -118,6 +142,7 @@ export async function createCredential(
           status: creation.status,
           settings: creation.settings as Prisma.InputJsonObject,
           expiresAt: creation.expiresAt,
+          lastVerifiedAt: verifiedAt,
           secrets: { create: secrets },
         },
       });
@@ -137,6 +162,31 @@ export async function createCredential(
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw fieldError(["name"], "is already used in this environment");
+    throw error;
+  }
+}
+
+async function fetchClientCredentialsToken(
+  deps: Deps,
+  settings: ClientCredentialsSettings,
+  clientSecret: string | null,
+) {
+  try {
+    const { token } = await requestToken({
+      tokenUrl: settings.tokenUrl,
+      parameters: clientCredentialsParameters(settings),
+      client: {
+        clientId: settings.clientId,
+        clientSecret,
+        method: settings.tokenEndpointAuthMethod,
+      },
+      timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+      maxAttempts: maxTokenAttempts,
+    });
+    return token;
+  } catch (error) {
+    if (error instanceof TokenEndpointError)
+      throw new CredentialProviderError(error.code, error.message);
     throw error;
   }
 }
@@ -298,9 +348,15 @@ export async function updateCredential(
 }
 
 export async function deleteCredential(deps: Deps, caller: CredentialActor, id: string) {
-  const existing = await findScoped(deps, caller, id);
+  const existing = await deps.prisma.credential.findFirst({
+    where: { id, ...credentialScope(caller) },
+    include: { secrets: true },
+  });
+  if (!existing) throw new NotFoundError("Credential");
+  // Revoke at the provider first (RFC 7009); a failure is recorded and never blocks the delete.
+  const revocation = await revokeOnDelete(deps, existing);
   await deps.prisma.$transaction(async (tx) => {
-    // Secrets go with the row (ON DELETE CASCADE).
+    // Secrets, history and pending authorizations go with the row (ON DELETE CASCADE).
     await tx.credential.delete({ where: { id: existing.id } });
     await recordAudit(tx, {
       workspaceId: caller.workspaceId,
@@ -308,10 +364,10 @@ export async function deleteCredential(deps: Deps, caller: CredentialActor, id: 
       action: "credential.delete",
       objectType: "Credential",
       objectId: existing.id,
-      metadata: { kind: existing.kind, name: existing.name },
+      metadata: { kind: existing.kind, name: existing.name, revocation },
     });
   });
-  return existing;
+  return { credential: existing, revocation };
 }
 
 /** Decrypts one secret field for a caller holding credentials:use; every read is audited. */
@@ -377,19 +433,40 @@ export async function acquireAuth(
       "must be a whole number of seconds between 0 and 86400",
     );
   }
-  const credential = await deps.prisma.credential.findFirst({
-    where: { id, ...credentialScope(caller) },
-    include: { secrets: { where: { retainUntil: null } } },
-  });
-  if (!credential) throw new NotFoundError("Credential");
-  assertUsable(credential);
+  const load = async () => {
+    const row = await deps.prisma.credential.findFirst({
+      where: { id, ...credentialScope(caller) },
+      include: { secrets: { where: { retainUntil: null } } },
+    });
+    if (!row) throw new NotFoundError("Credential");
+    assertUsable(row);
+    return row;
+  };
+  let credential = await load();
+  if (credential.kind === "OAUTH2" || credential.kind === "CLIENT_CREDENTIALS") {
+    if (refreshDecision(credential, minValiditySeconds).refresh) {
+      try {
+        await deps.refresher.ensureFresh(credential.id, minValiditySeconds);
+      } catch (error) {
+        if (!(error instanceof CredentialProviderError)) throw error;
+        const after = await load();
+        throw new CredentialNotUsableError(
+          after.status,
+          { code: error.code, message: error.message },
+          `The credential's token could not be refreshed (${error.code}).`,
+        );
+      }
+      credential = await load();
+    }
+  }
   const secrets: Record<string, string> = {};
   const needed = secretsForAuth(credential.kind);
+  const current = credential;
   await Promise.all(
-    credential.secrets
+    current.secrets
       .filter((row) => needed.includes(row.field))
       .map(async (row) => {
-        secrets[row.field] = await decryptLogged(deps, credential.workspaceId, credential.id, row);
+        secrets[row.field] = await decryptLogged(deps, current.workspaceId, current.id, row);
       }),
   );
   const material = authMaterial(credential, secrets, minValiditySeconds);
@@ -492,7 +569,7 @@ function recordUse(
 }
 
 const rotateInput = z.object({
-  secret: z.record(z.string(), z.string().nullish()),
+  secret: z.record(z.string(), z.string().nullish()).nullish(),
   overlapSeconds: z
     .number()
     .int("must be a whole number")
@@ -512,7 +589,30 @@ export async function rotateSecret(
   if (!parsed.success) throw new ValidationError(issuesToFieldErrors(parsed.error, []));
   const existing = await findScoped(deps, caller, id);
   const definition = kindDefinitions[existing.kind];
-  const given = Object.entries(parsed.data.secret).filter(([, value]) => value != null);
+  const given = Object.entries(parsed.data.secret ?? {}).filter(([, value]) => value != null);
+  if (
+    given.length === 0 &&
+    (existing.kind === "OAUTH2" || existing.kind === "CLIENT_CREDENTIALS")
+  ) {
+    // Without a new secret, rotating an OAuth credential means fetching a new token now.
+    if (existing.status === "INVALID" || existing.status === "PENDING_AUTHORIZATION") {
+      throw new CredentialProviderError(
+        existing.statusReasonCode ?? "AUTHORIZATION_FAILED",
+        "The credential must be (re)authorized before its token can be refreshed.",
+      );
+    }
+    await deps.refresher.ensureFresh(existing.id, 0, true);
+    const refreshed = await findScoped(deps, caller, id);
+    if (refreshed.version === existing.version) {
+      throw new CredentialProviderError(
+        "TOKEN_REFRESH_FAILED",
+        existing.kind === "OAUTH2"
+          ? "The credential has no refresh token."
+          : "No new token was obtained.",
+      );
+    }
+    return refreshed;
+  }
   if (given.length !== 1 || given[0]?.[0] !== definition.rotatableSecret) {
     throw fieldError(
       ["secret"],

@@ -4,7 +4,11 @@ import { builder } from "../../builder.js";
 import { type Context, callerOf } from "../../context.js";
 import { ErrorInterface } from "../common/errors.types.js";
 import { registerNodeLoader } from "../common/nodes.js";
-import { CredentialNotUsableError, type StatusReason } from "./credentials.errors.js";
+import {
+  CredentialNotUsableError,
+  CredentialProviderError,
+  type StatusReason,
+} from "./credentials.errors.js";
 import { credentialScope, readSecretValue } from "./credentials.service.js";
 import type { BasicSettings } from "./kinds/basic.js";
 import type { BearerSettings, TokenRequestTemplate } from "./kinds/bearer.js";
@@ -88,8 +92,8 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
 });
 
 export function serviceDeps(context: Context) {
-  const { keyRing, logger, config } = context.services;
-  return { prisma: context.prisma, keyRing, logger, config };
+  const { keyRing, logger, config, refresher } = context.services;
+  return { prisma: context.prisma, keyRing, logger, config, refresher };
 }
 
 // Secret summaries are loaded with the credential (one query for a whole page), never ciphertexts.
@@ -369,3 +373,13 @@ builder.objectType(CredentialNotUsableError, {
 });
 
 export { NameValueRef };
+
+builder.objectType(CredentialProviderError, {
+  name: "CredentialProviderError",
+  description:
+    "The provider refused or could not be reached (authorization, code exchange, token fetch or refresh).",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    code: t.field({ type: CredentialErrorCodeEnum, resolve: (error) => error.code as never }),
+  }),
+});

@@ -1,0 +1,404 @@
+// The authorization-code flow with PKCE: starting it (state, verifier, URL), and completing it
+// from the callback or the completeAuthorization mutation.
+import { createHash, randomBytes } from "node:crypto";
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
+import { z } from "zod";
+import type { Services } from "../../context.js";
+import { NotFoundError } from "../../lib/errors.js";
+import { uuidv7 } from "../../lib/ids.js";
+import { fieldError } from "../../lib/validation.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { CredentialProviderError } from "../credentials/credentials.errors.js";
+import { credentialScope } from "../credentials/credentials.service.js";
+import { scopeList, urlSchema } from "../credentials/kinds/common.js";
+import { settingsOf } from "../credentials/kinds/index.js";
+import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
+import { recordCredentialEvent } from "./history.js";
+import {
+  attemptFrom,
+  endpointsOrProviderError,
+  expiryFrom,
+  tokenSecretRows,
+  upsertSecrets,
+} from "./refresh.service.js";
+import {
+  requestToken,
+  type TokenAttempt,
+  TokenEndpointError,
+  type TokenResponse,
+} from "./token-client.js";
+
+type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+type Caller = { workspaceId: string; environmentId: string | null; actor: string };
+
+export const stateLifetimeMs = 10 * 60_000;
+
+const base64url = (bytes: Buffer) => bytes.toString("base64url");
+export const hashState = (state: string) => createHash("sha256").update(state).digest("hex");
+export const pkceChallenge = (verifier: string) =>
+  base64url(createHash("sha256").update(verifier).digest());
+
+const startInput = (production: boolean) =>
+  z.object({
+    redirectUri: urlSchema({ production }).nullish(),
+    scopes: scopeList.nullish(),
+    addScopes: scopeList.nullish(),
+  });
+
+export type StartedAuthorization = { authorizationUrl: string; state: string; expiresAt: Date };
+
+export async function startAuthorization(
+  deps: Deps,
+  caller: Caller,
+  credentialId: string,
+  input: { redirectUri?: string | null; scopes?: string[] | null; addScopes?: string[] | null },
+  reauthorize: boolean,
+): Promise<StartedAuthorization> {
+  const parsed = startInput(deps.config.production).safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw fieldError(issue?.path.map(String) ?? [], issue?.message ?? "is not valid");
+  }
+  const credential = await deps.prisma.credential.findFirst({
+    where: { id: credentialId, ...credentialScope(caller) },
+  });
+  if (!credential) throw new NotFoundError("Credential");
+  if (credential.kind !== "OAUTH2") throw fieldError(["id"], "is not an OAuth2 credential");
+  const settings = settingsOf<OAuth2Settings>(credential);
+  const began = Date.now();
+  const endpoints = await endpointsOrProviderError(
+    settings,
+    deps.config.oauth.tokenRequestTimeoutMs,
+  );
+  if (!endpoints.authorizationUrl || !endpoints.tokenUrl) {
+    throw new CredentialProviderError(
+      "AUTHORIZATION_FAILED",
+      "The provider's authorization or token endpoint is unknown.",
+    );
+  }
+  const requested = reauthorize
+    ? [...new Set([...settings.scopes, ...(parsed.data.addScopes ?? [])])]
+    : (parsed.data.scopes ?? settings.scopes);
+  const redirectUri = parsed.data.redirectUri ?? `${deps.config.publicUrl}/oauth/callback`;
+  // 256 bits of state and a 32-byte PKCE verifier, both from the CSPRNG.
+  const state = base64url(randomBytes(32));
+  const verifier = settings.usePkce ? base64url(randomBytes(32)) : null;
+  const nonce = requested.includes("openid") ? base64url(randomBytes(16)) : null;
+  const id = uuidv7();
+
+  const url = new URL(endpoints.authorizationUrl);
+  for (const [name, value] of Object.entries(settings.extraAuthorizationParams))
+    url.searchParams.set(name, value);
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("client_id", settings.clientId);
+  url.searchParams.set("redirect_uri", redirectUri);
+  if (requested.length > 0) url.searchParams.set("scope", requested.join(" "));
+  url.searchParams.set("state", state);
+  if (verifier) {
+    url.searchParams.set("code_challenge", pkceChallenge(verifier));
+    url.searchParams.set("code_challenge_method", "S256");
+  }
+  if (nonce) url.searchParams.set("nonce", nonce);
+  if (settings.audience) url.searchParams.set("audience", settings.audience);
+
+  const expiresAt = new Date(Date.now() + stateLifetimeMs);
+  const codeVerifier = verifier
+    ? await deps.keyRing.encrypt(verifier, {
+        workspaceId: credential.workspaceId,
+        credentialId: credential.id,
+        field: `pkce:${id}`,
+      })
+    : null;
+  await deps.prisma.$transaction(async (tx) => {
+    await tx.oAuthAuthorization.create({
+      data: {
+        id,
+        stateHash: hashState(state),
+        workspaceId: credential.workspaceId,
+        credentialId: credential.id,
+        redirectUri,
+        scopes: requested,
+        codeVerifier,
+        nonce,
+        expectedIssuer: endpoints.issuer,
+        reauthorize,
+        expiresAt,
+      },
+    });
+    await recordCredentialEvent(tx, {
+      workspaceId: credential.workspaceId,
+      credentialId: credential.id,
+      type: "AUTHORIZATION_STARTED",
+      status: credential.status,
+      attempt: {
+        action: "authorize",
+        outcome: "success",
+        durationMs: Date.now() - began,
+        httpStatus: null,
+        errorCode: null,
+      },
+    });
+  });
+  return { authorizationUrl: url.toString(), state, expiresAt };
+}
+
+export type CallbackParameters = {
+  state?: string | null;
+  code?: string | null;
+  iss?: string | null;
+  error?: string | null;
+};
+
+/** The outcome of a callback; `credentialId` is the global-id-free row id, null for unknown states. */
+export type CompletedAuthorization = { credentialId: string; workspaceId: string };
+
+/**
+ * Completes an authorization. Unknown, replayed or expired states and a mismatching `iss` are
+ * rejected before any token request. `workspaceId` limits the state to the caller's workspace.
+ */
+export async function completeAuthorization(
+  deps: Deps,
+  parameters: CallbackParameters,
+  options: { workspaceId?: string; actor: string },
+): Promise<CompletedAuthorization> {
+  const invalidState = () =>
+    new CredentialProviderError(
+      "AUTHORIZATION_FAILED",
+      "Unknown, used or expired authorization state.",
+    );
+  if (!parameters.state || parameters.state.length > 200) throw invalidState();
+  const authorization = await deps.prisma.oAuthAuthorization.findUnique({
+    where: { stateHash: hashState(parameters.state) },
+  });
+  if (
+    !authorization ||
+    (options.workspaceId && authorization.workspaceId !== options.workspaceId)
+  ) {
+    throw invalidState();
+  }
+  // Single use, claimed atomically before anything else happens.
+  const { count } = await deps.prisma.oAuthAuthorization.updateMany({
+    where: { id: authorization.id, usedAt: null, expiresAt: { gt: new Date() } },
+    data: { usedAt: new Date() },
+  });
+  if (count !== 1) throw invalidState();
+  const credential = await deps.prisma.credential.findUnique({
+    where: { id: authorization.credentialId },
+  });
+  if (!credential) throw invalidState();
+  const settings = settingsOf<OAuth2Settings>(credential);
+  const endpoints = await endpointsOrProviderError(
+    settings,
+    deps.config.oauth.tokenRequestTimeoutMs,
+  );
+  const ids = { workspaceId: credential.workspaceId, credentialId: credential.id };
+
+  const fail = async (code: string, message: string, attempt: TokenAttempt | null) => {
+    await deps.prisma.$transaction(async (tx) => {
+      // A failed (re)authorization leaves a working credential as it is.
+      if (credential.status === "PENDING_AUTHORIZATION") {
+        await tx.credential.update({
+          where: { id: credential.id },
+          data: { statusReasonCode: code, statusReasonMessage: message },
+        });
+      }
+      await recordCredentialEvent(tx, {
+        ...ids,
+        type: "AUTHORIZATION_FAILED",
+        status: credential.status,
+        reason: { code, message },
+        attempt: attempt
+          ? attemptFrom("exchange", attempt)
+          : {
+              action: "authorize",
+              outcome: "failure",
+              durationMs: 0,
+              httpStatus: null,
+              errorCode: code,
+            },
+      });
+    });
+    return new CredentialProviderError(code, message);
+  };
+
+  // RFC 9207 mix-up defence.
+  if (authorization.expectedIssuer) {
+    const expected = authorization.expectedIssuer.replace(/\/+$/, "");
+    if (parameters.iss && parameters.iss.replace(/\/+$/, "") !== expected) {
+      throw await fail(
+        "AUTHORIZATION_FAILED",
+        "The authorization response came from another issuer.",
+        null,
+      );
+    }
+    if (!parameters.iss && endpoints.issParameterSupported) {
+      throw await fail(
+        "AUTHORIZATION_FAILED",
+        "The authorization response lacks the issuer it must carry.",
+        null,
+      );
+    }
+  }
+  if (parameters.error) {
+    const error = /^[a-z_]{1,64}$/.test(parameters.error) ? parameters.error : "unknown_error";
+    const code = error === "invalid_scope" ? "INSUFFICIENT_SCOPES" : "AUTHORIZATION_FAILED";
+    throw await fail(code, `The provider refused the authorization (${error}).`, null);
+  }
+  if (!parameters.code || parameters.code.length > 4096) {
+    throw await fail("AUTHORIZATION_FAILED", "The authorization response carries no code.", null);
+  }
+  if (!endpoints.tokenUrl)
+    throw await fail("AUTHORIZATION_FAILED", "The provider's token endpoint is unknown.", null);
+
+  const clientSecretRow = await deps.prisma.credentialSecret.findUnique({
+    where: { credentialId_field: { credentialId: credential.id, field: "clientSecret" } },
+  });
+  const clientSecret = clientSecretRow
+    ? await deps.keyRing.decrypt(clientSecretRow.ciphertext, { ...ids, field: "clientSecret" })
+    : null;
+  const verifier = authorization.codeVerifier
+    ? await deps.keyRing.decrypt(authorization.codeVerifier, {
+        ...ids,
+        field: `pkce:${authorization.id}`,
+      })
+    : null;
+
+  let token: TokenResponse;
+  let attempts: TokenAttempt[];
+  try {
+    ({ token, attempts } = await requestToken({
+      tokenUrl: endpoints.tokenUrl,
+      parameters: {
+        grant_type: "authorization_code",
+        code: parameters.code,
+        // Byte-identical to the one sent in the authorization request.
+        redirect_uri: authorization.redirectUri,
+        ...(verifier ? { code_verifier: verifier } : {}),
+      },
+      client: {
+        clientId: settings.clientId,
+        clientSecret,
+        method: settings.tokenEndpointAuthMethod,
+      },
+      timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+      // A code is single-use: a retry after an unclear failure could only be refused.
+      maxAttempts: 1,
+    }));
+  } catch (error) {
+    if (!(error instanceof TokenEndpointError)) throw error;
+    throw await fail(error.code, error.message, error.attempts.at(-1) ?? null);
+  }
+  const exchange = attempts.at(-1) ?? null;
+
+  const granted = token.scope ? token.scope.split(" ").filter(Boolean) : authorization.scopes;
+  const missing = authorization.scopes.filter((scope) => !granted.includes(scope));
+  if (missing.length > 0) {
+    throw await fail(
+      "INSUFFICIENT_SCOPES",
+      `The provider granted fewer scopes than required (missing: ${missing.slice(0, 10).join(" ")}).`,
+      exchange,
+    );
+  }
+
+  let accountId: string | null = null;
+  if (token.idToken) {
+    try {
+      accountId = await verifiedSubject(token.idToken, {
+        issuer: authorization.expectedIssuer,
+        jwksUri: endpoints.jwksUri,
+        clientId: settings.clientId,
+        nonce: authorization.nonce,
+        timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+      });
+    } catch {
+      throw await fail("AUTHORIZATION_FAILED", "The id_token could not be verified.", exchange);
+    }
+  }
+  if (
+    authorization.reauthorize &&
+    settings.accountId &&
+    accountId &&
+    accountId !== settings.accountId
+  ) {
+    throw await fail(
+      "ACCOUNT_MISMATCH",
+      "The authorization came back for a different account; the previous tokens are kept.",
+      exchange,
+    );
+  }
+
+  const rows = await tokenSecretRows(deps.keyRing, ids, {
+    accessToken: token.accessToken,
+    ...(token.refreshToken ? { refreshToken: token.refreshToken } : {}),
+  });
+  const nextSettings: OAuth2Settings = {
+    ...settings,
+    scopes: authorization.reauthorize ? authorization.scopes : settings.scopes,
+    grantedScopes: granted,
+    accountId: accountId ?? settings.accountId,
+  };
+  await deps.prisma.$transaction(async (tx) => {
+    await tx.credential.update({
+      where: { id: credential.id },
+      data: {
+        // Bumping the version fences out any refresh still holding the previous grant's token.
+        version: { increment: 1 },
+        settings: nextSettings,
+        status: "ACTIVE",
+        statusReasonCode: null,
+        statusReasonMessage: null,
+        expiresAt: expiryFrom(token),
+        lastVerifiedAt: new Date(),
+      },
+    });
+    await upsertSecrets(tx, credential.id, rows);
+    await recordCredentialEvent(tx, {
+      ...ids,
+      type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",
+      status: "ACTIVE",
+      attempt: exchange ? attemptFrom("exchange", exchange) : null,
+    });
+    await recordAudit(tx, {
+      workspaceId: credential.workspaceId,
+      actor: options.actor,
+      action: authorization.reauthorize ? "credential.reauthorize" : "credential.authorize",
+      objectType: "Credential",
+      objectId: credential.id,
+      metadata: { grantedScopes: granted },
+    });
+  });
+  return ids;
+}
+
+const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+async function verifiedSubject(
+  idToken: string,
+  options: {
+    issuer: string | null;
+    jwksUri: string | null;
+    clientId: string;
+    nonce: string | null;
+    timeoutMs: number;
+  },
+): Promise<string> {
+  if (!options.jwksUri || !options.issuer) {
+    throw new Error("no issuer keys to verify the id_token with");
+  }
+  let jwks = jwksCache.get(options.jwksUri);
+  if (!jwks) {
+    jwks = createRemoteJWKSet(new URL(options.jwksUri), { timeoutDuration: options.timeoutMs });
+    jwksCache.set(options.jwksUri, jwks);
+  }
+  const { payload } = await jwtVerify(idToken, jwks, {
+    issuer: options.issuer,
+    audience: options.clientId,
+    algorithms: ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"],
+    clockTolerance: 30,
+  });
+  if (options.nonce && payload.nonce !== options.nonce) throw new Error("nonce mismatch");
+  if (typeof payload.sub !== "string" || !payload.sub) throw new Error("no subject");
+  return payload.sub;
+}
+
+export { decodeJwt };

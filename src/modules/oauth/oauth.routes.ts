@@ -1,0 +1,72 @@
+// GET /oauth/callback: completes the flow and renders a small page that tells the opener window
+// the outcome (postMessage) and closes itself — the popup flow. The page carries no secret.
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import type { Services } from "../../context.js";
+import { CredentialProviderError } from "../credentials/credentials.errors.js";
+import { completeAuthorization } from "./authorization.service.js";
+
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+
+type Outcome =
+  | { status: "success"; credentialId: string }
+  | { status: "error"; code: string; message: string };
+
+function page(outcome: Outcome): Response {
+  const message =
+    outcome.status === "success"
+      ? { type: "keyport:oauth", status: "success", credentialId: outcome.credentialId }
+      : { type: "keyport:oauth", status: "error", code: outcome.code };
+  const text =
+    outcome.status === "success"
+      ? "Connected. You can close this window."
+      : `Authorization failed (${outcome.code}): ${outcome.message}`;
+  // JSON inside a script: escape "<" so the payload cannot close the tag.
+  const payload = JSON.stringify(message).replace(/</g, "\\u003c");
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>keyport</title></head>
+<body><p id="outcome">${escapeHtml(text)}</p>
+<script>
+  (function () {
+    var message = ${payload};
+    if (window.opener) { window.opener.postMessage(message, "*"); window.close(); }
+  })();
+</script></body></html>`;
+  return new Response(html, {
+    status: outcome.status === "success" ? 200 : 400,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "referrer-policy": "no-referrer",
+      "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'",
+    },
+  });
+}
+
+export async function handleOAuthCallback(services: Services, url: URL): Promise<Response> {
+  const param = (name: string) => url.searchParams.get(name);
+  try {
+    const { credentialId } = await completeAuthorization(
+      {
+        prisma: services.db.prisma,
+        keyRing: services.keyRing,
+        logger: services.logger,
+        config: services.config,
+      },
+      { state: param("state"), code: param("code"), iss: param("iss"), error: param("error") },
+      { actor: "oauth:callback" },
+    );
+    const credential = await services.db.prisma.credential.findUniqueOrThrow({
+      where: { id: credentialId },
+      select: { kind: true },
+    });
+    const typeName = credential.kind === "OAUTH2" ? "OAuth2Credential" : "Credential";
+    return page({ status: "success", credentialId: encodeGlobalID(typeName, credentialId) });
+  } catch (error) {
+    if (error instanceof CredentialProviderError) {
+      return page({ status: "error", code: error.code, message: error.message });
+    }
+    services.logger.error("oauth callback failed", { error });
+    return page({ status: "error", code: "PROVIDER_UNAVAILABLE", message: "Unexpected error." });
+  }
+}

@@ -1,0 +1,491 @@
+// Token refresh as a locked side effect. "Should we refresh" is the pure shouldRefresh(); the
+// refresh itself runs only while holding a lease row in the shared database, and its result is
+// written with a compare-and-set on the credential's version, so across every instance there is
+// one refresh per credential at a time and a holder whose lease lapsed cannot overwrite newer
+// tokens.
+import { randomBytes } from "node:crypto";
+import type { Services } from "../../context.js";
+import type { Prisma } from "../../generated/prisma/client.js";
+import { KeyRing } from "../../lib/crypto.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { CredentialProviderError } from "../credentials/credentials.errors.js";
+import type { ClientCredentialsSettings } from "../credentials/kinds/client-credentials.js";
+import type { CredentialKind, CredentialStatus } from "../credentials/kinds/common.js";
+import { settingsOf } from "../credentials/kinds/index.js";
+import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
+import { resolveEndpoints } from "./discovery.js";
+import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
+import { shouldRefresh } from "./should-refresh.js";
+import {
+  type ClientAuthentication,
+  maxRequestDurationMs,
+  requestToken,
+  type TokenAttempt,
+  TokenEndpointError,
+  type TokenResponse,
+} from "./token-client.js";
+
+type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+
+export const maxTokenAttempts = 3;
+const waitPollMs = 50;
+
+/** A lease outlives every attempt of one refresh (timeouts, backoff and Retry-After waits), so
+ * it never lapses under a healthy holder. */
+export function leaseDurationMs(tokenRequestTimeoutMs: number): number {
+  return maxRequestDurationMs(tokenRequestTimeoutMs, maxTokenAttempts) + 5_000;
+}
+
+type CredentialRow = Prisma.CredentialGetPayload<{ include: { secrets: true } }>;
+
+function secretFields(row: CredentialRow): Set<string> {
+  return new Set(row.secrets.filter((s) => s.retainUntil === null).map((s) => s.field));
+}
+
+export function refreshDecision(row: CredentialRow, minValiditySeconds: number, now = new Date()) {
+  const fields = secretFields(row);
+  return shouldRefresh(
+    {
+      kind: row.kind as "OAUTH2" | "CLIENT_CREDENTIALS" | "BEARER",
+      status: row.status,
+      hasAccessToken: fields.has("accessToken"),
+      hasRefreshToken: fields.has("refreshToken"),
+      expiresAt: row.expiresAt,
+    },
+    now,
+    minValiditySeconds,
+  );
+}
+
+const clientAuth = (
+  settings: {
+    clientId: string;
+    tokenEndpointAuthMethod: "CLIENT_SECRET_BASIC" | "CLIENT_SECRET_POST";
+  },
+  clientSecret: string | null,
+): ClientAuthentication => ({
+  clientId: settings.clientId,
+  clientSecret,
+  method: settings.tokenEndpointAuthMethod,
+});
+
+export function attemptFrom(action: Attempt["action"], attempt: TokenAttempt): Attempt {
+  return {
+    action,
+    outcome: attempt.outcome,
+    durationMs: attempt.durationMs,
+    httpStatus: attempt.httpStatus,
+    errorCode: attempt.errorCode,
+  };
+}
+
+/** Encrypted secret rows for tokens, ready to upsert. */
+export async function tokenSecretRows(
+  keyRing: KeyRing,
+  binding: { workspaceId: string; credentialId: string },
+  values: Record<string, string>,
+) {
+  return Promise.all(
+    Object.entries(values).map(async ([field, value]) => ({
+      field,
+      ciphertext: await keyRing.encrypt(value, { ...binding, field }),
+      keyId: keyRing.activeKid,
+      preview: KeyRing.preview(value),
+      fingerprint: keyRing.fingerprint(value),
+    })),
+  );
+}
+
+export async function upsertSecrets(
+  tx: Prisma.TransactionClient,
+  credentialId: string,
+  rows: Awaited<ReturnType<typeof tokenSecretRows>>,
+) {
+  for (const row of rows) {
+    await tx.credentialSecret.upsert({
+      where: { credentialId_field: { credentialId, field: row.field } },
+      create: { ...row, credentialId },
+      update: {
+        ciphertext: row.ciphertext,
+        keyId: row.keyId,
+        preview: row.preview,
+        fingerprint: row.fingerprint,
+      },
+    });
+  }
+}
+
+export function expiryFrom(token: TokenResponse, now = Date.now()): Date | null {
+  return token.expiresIn ? new Date(now + token.expiresIn * 1000) : null;
+}
+
+class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
+export class Refresher {
+  /** Identifies this instance as a lease holder. */
+  readonly owner = `keyport-${process.pid}-${randomBytes(6).toString("hex")}`;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+
+  constructor(private readonly deps: Deps) {}
+
+  private get leaseMs() {
+    return leaseDurationMs(this.deps.config.oauth.tokenRequestTimeoutMs);
+  }
+
+  /**
+   * Makes sure the credential holds a token valid for `minValiditySeconds` (or, with `force`,
+   * a newly obtained one). Concurrent callers in this process share one flight; other instances
+   * wait for the lease holder's result instead of refreshing themselves.
+   */
+  async ensureFresh(
+    credentialId: string,
+    minValiditySeconds: number,
+    force = false,
+  ): Promise<void> {
+    const key = `${credentialId}:${force}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const flight = this.refreshUnderLease(credentialId, minValiditySeconds, force).finally(() =>
+      this.inFlight.delete(key),
+    );
+    this.inFlight.set(key, flight);
+    return flight;
+  }
+
+  private async load(credentialId: string) {
+    return this.deps.prisma.credential.findUnique({
+      where: { id: credentialId },
+      include: { secrets: true },
+    });
+  }
+
+  private async tryAcquireLease(credentialId: string): Promise<boolean> {
+    // The database clock decides when a lease lapsed, so instances need not agree on time.
+    const acquired = await this.deps.prisma.$executeRaw`
+      UPDATE "Credential"
+      SET "leaseOwner" = ${this.owner},
+          "leaseExpiresAt" = now() + make_interval(secs => ${this.leaseMs / 1000})
+      WHERE "id" = ${credentialId}
+        AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < now())`;
+    return acquired === 1;
+  }
+
+  private async releaseLease(credentialId: string) {
+    await this.deps.prisma.credential
+      .updateMany({
+        where: { id: credentialId, leaseOwner: this.owner },
+        data: { leaseOwner: null, leaseExpiresAt: null },
+      })
+      .catch((error: unknown) =>
+        this.deps.logger.warn("could not release refresh lease", { credentialId, error }),
+      );
+  }
+
+  private async refreshUnderLease(
+    credentialId: string,
+    minValiditySeconds: number,
+    force: boolean,
+  ) {
+    const started = await this.load(credentialId);
+    if (!started) return;
+    const startVersion = started.version;
+    // A waiter must never refresh without the lease; it gives up after the holder's lease.
+    const deadline = Date.now() + this.leaseMs + 5_000;
+    for (;;) {
+      const row = await this.load(credentialId);
+      if (!row) return;
+      if (force && row.version !== startVersion) return;
+      const decision = refreshDecision(row, minValiditySeconds);
+      if (!force && !decision.refresh) return;
+      if (decision.reason === "not-usable" || (force && decision.reason === "not-refreshable"))
+        return;
+      if (await this.tryAcquireLease(credentialId)) {
+        try {
+          await this.refreshHoldingLease(
+            credentialId,
+            minValiditySeconds,
+            force ? startVersion : null,
+          );
+        } finally {
+          await this.releaseLease(credentialId);
+        }
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new CredentialProviderError(
+          "PROVIDER_UNAVAILABLE",
+          "Another instance is refreshing this credential and has not finished in time.",
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, waitPollMs + Math.random() * waitPollMs));
+    }
+  }
+
+  private async refreshHoldingLease(
+    credentialId: string,
+    minValiditySeconds: number,
+    forceFromVersion: number | null,
+  ) {
+    const { keyRing, config, logger } = this.deps;
+    const row = await this.load(credentialId);
+    if (!row) return;
+    // Someone may have finished a refresh between our check and taking the lease.
+    if (
+      forceFromVersion !== null
+        ? row.version !== forceFromVersion
+        : !refreshDecision(row, minValiditySeconds).refresh
+    ) {
+      return;
+    }
+    const secrets: Record<string, string> = {};
+    for (const secret of row.secrets) {
+      if (secret.retainUntil !== null) continue;
+      if (!["clientSecret", "refreshToken"].includes(secret.field)) continue;
+      secrets[secret.field] = await keyRing.decrypt(secret.ciphertext, {
+        workspaceId: row.workspaceId,
+        credentialId: row.id,
+        field: secret.field,
+      });
+    }
+    const action: Attempt["action"] =
+      row.kind === "CLIENT_CREDENTIALS" ? "client_credentials" : "refresh";
+    let tokenUrl: string | null;
+    let parameters: Record<string, string>;
+    let client: ClientAuthentication;
+    if (row.kind === "CLIENT_CREDENTIALS") {
+      const settings = settingsOf<ClientCredentialsSettings>(row);
+      tokenUrl = settings.tokenUrl;
+      parameters = clientCredentialsParameters(settings);
+      client = clientAuth(settings, secrets.clientSecret ?? null);
+    } else {
+      const settings = settingsOf<OAuth2Settings>(row);
+      tokenUrl = (await endpointsOrProviderError(settings, config.oauth.tokenRequestTimeoutMs))
+        .tokenUrl;
+      parameters = { grant_type: "refresh_token", refresh_token: secrets.refreshToken ?? "" };
+      client = clientAuth(settings, secrets.clientSecret ?? null);
+    }
+    if (!tokenUrl)
+      throw new CredentialProviderError(
+        "AUTHORIZATION_FAILED",
+        "The credential has no token endpoint.",
+      );
+
+    let token: TokenResponse;
+    let attempts: TokenAttempt[];
+    try {
+      ({ token, attempts } = await requestToken({
+        tokenUrl,
+        parameters,
+        client,
+        timeoutMs: config.oauth.tokenRequestTimeoutMs,
+        maxAttempts: maxTokenAttempts,
+      }));
+    } catch (error) {
+      if (!(error instanceof TokenEndpointError)) throw error;
+      await this.recordFailure(row, action, error);
+      throw new CredentialProviderError(error.code, error.message);
+    }
+
+    const rows = await tokenSecretRows(
+      keyRing,
+      { workspaceId: row.workspaceId, credentialId: row.id },
+      {
+        accessToken: token.accessToken,
+        // A response without a refresh token keeps the stored one.
+        ...(token.refreshToken && row.kind === "OAUTH2"
+          ? { refreshToken: token.refreshToken }
+          : {}),
+      },
+    );
+    const restored = row.status !== "ACTIVE";
+    try {
+      await this.deps.prisma.$transaction(async (tx) => {
+        // The fence: only the holder of the current lease, on the version it read, may write.
+        const { count } = await tx.credential.updateMany({
+          where: { id: row.id, version: row.version, leaseOwner: this.owner },
+          data: {
+            version: { increment: 1 },
+            expiresAt: expiryFrom(token),
+            status: "ACTIVE",
+            statusReasonCode: null,
+            statusReasonMessage: null,
+            lastVerifiedAt: new Date(),
+          },
+        });
+        if (count !== 1) throw new LeaseLostError("the refresh lease was lost before the write");
+        await upsertSecrets(tx, row.id, rows);
+        await this.recordAttempts(
+          tx,
+          row,
+          action,
+          attempts,
+          restored ? "RESTORED" : "REFRESHED",
+          "ACTIVE",
+        );
+      });
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        // Another instance refreshed after our lease lapsed; its tokens are newer. Ours are dropped.
+        logger.warn("refresh result discarded: lease lost", { credentialId: row.id });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async recordAttempts(
+    tx: Prisma.TransactionClient,
+    row: { id: string; workspaceId: string },
+    action: Attempt["action"],
+    attempts: TokenAttempt[],
+    finalType: CredentialEventType,
+    status: CredentialStatus,
+    reason: { code: string; message: string } | null = null,
+  ) {
+    for (const [index, attempt] of attempts.entries()) {
+      const last = index === attempts.length - 1;
+      await recordCredentialEvent(tx, {
+        workspaceId: row.workspaceId,
+        credentialId: row.id,
+        type: last ? finalType : "REFRESH_FAILED",
+        status,
+        reason: last ? reason : null,
+        attempt: attemptFrom(action, attempt),
+      });
+    }
+  }
+
+  private async recordFailure(
+    row: CredentialRow,
+    action: Attempt["action"],
+    error: TokenEndpointError,
+  ) {
+    if (error.code === "REFRESH_TOKEN_REVOKED") {
+      // invalid_grant is terminal only if nobody changed the credential meanwhile (one re-read).
+      const current = await this.deps.prisma.credential.findUnique({
+        where: { id: row.id },
+        select: { version: true },
+      });
+      if (!current || current.version !== row.version) return;
+    }
+    const stillValid = row.expiresAt !== null && row.expiresAt.getTime() > Date.now();
+    let status: CredentialStatus;
+    let code: string;
+    if (error.code === "REFRESH_TOKEN_REVOKED") {
+      status = "INVALID";
+      code = "REFRESH_TOKEN_REVOKED";
+    } else if (error.transient) {
+      // A client-credentials connection can always fetch again later; an OAuth2 credential whose
+      // token is gone needs attention.
+      status = stillValid || row.kind === "CLIENT_CREDENTIALS" ? "DEGRADED" : "INVALID";
+      code = status === "INVALID" ? "TOKEN_REFRESH_FAILED" : error.code;
+    } else {
+      status = "INVALID";
+      code = error.code;
+    }
+    const reason = { code, message: error.message };
+    await this.deps.prisma.$transaction(async (tx) => {
+      const { count } = await tx.credential.updateMany({
+        where: { id: row.id, version: row.version, leaseOwner: this.owner },
+        data: {
+          version: { increment: 1 },
+          status,
+          statusReasonCode: code,
+          statusReasonMessage: error.message,
+        },
+      });
+      if (count !== 1) return;
+      await this.recordAttempts(tx, row, action, error.attempts, "REFRESH_FAILED", status, reason);
+      if (status === "INVALID") {
+        await recordCredentialEvent(tx, {
+          workspaceId: row.workspaceId,
+          credentialId: row.id,
+          type: "INVALIDATED",
+          status,
+          reason,
+        });
+        await recordAudit(tx, {
+          workspaceId: row.workspaceId,
+          actor: "system:refresh",
+          action: "credential.invalidate",
+          objectType: "Credential",
+          objectId: row.id,
+          metadata: { code },
+        });
+      }
+    });
+  }
+
+  /** Refreshes, on every instance, tokens that expire within 10 minutes. */
+  startSweeper() {
+    const interval = this.deps.config.oauth.sweepIntervalMs;
+    if (interval <= 0 || this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => void this.sweep(), interval);
+    this.sweepTimer.unref();
+  }
+
+  stopSweeper() {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  async sweep(horizonSeconds = 600): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let refreshed = 0;
+    try {
+      const due = await this.deps.prisma.credential.findMany({
+        where: {
+          kind: { in: ["OAUTH2", "CLIENT_CREDENTIALS"] satisfies CredentialKind[] },
+          status: { in: ["ACTIVE", "DEGRADED"] },
+          expiresAt: { lt: new Date(Date.now() + horizonSeconds * 1000) },
+          OR: [{ leaseExpiresAt: null }, { leaseExpiresAt: { lt: new Date() } }],
+        },
+        select: { id: true },
+        orderBy: { expiresAt: "asc" },
+        take: 50,
+      });
+      for (const { id } of due) {
+        try {
+          await this.ensureFresh(id, horizonSeconds);
+          refreshed++;
+        } catch (error) {
+          this.deps.logger.warn("background refresh failed", { credentialId: id, error });
+        }
+      }
+    } finally {
+      this.sweeping = false;
+    }
+    return refreshed;
+  }
+}
+
+/** Endpoints, with a failed discovery reported as the provider being unavailable. */
+export async function endpointsOrProviderError(
+  settings: Parameters<typeof resolveEndpoints>[0],
+  timeoutMs: number,
+) {
+  try {
+    return await resolveEndpoints(settings, timeoutMs);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : "discovery failed";
+    throw new CredentialProviderError(
+      message.includes("different issuer") ? "AUTHORIZATION_FAILED" : "PROVIDER_UNAVAILABLE",
+      `Authorization server metadata: ${message}.`,
+    );
+  }
+}
+
+export function clientCredentialsParameters(
+  settings: ClientCredentialsSettings,
+): Record<string, string> {
+  return {
+    grant_type: "client_credentials",
+    ...(settings.scopes.length > 0 ? { scope: settings.scopes.join(" ") } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+  };
+}
