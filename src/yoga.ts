@@ -109,7 +109,7 @@ export async function createKeyport(
       maxAliasesPlugin({ n: 20 }),
       maxDirectivesPlugin({ n: 20 }),
       maxTokensPlugin({ n: 3000 }),
-      costLimitPlugin({ maxCost: 5000 }),
+      costLimitPlugin({ maxCost: 20_000 }),
     ],
   });
 

@@ -121,6 +121,9 @@ export const CreateCredentialMutation = graphql(`
       ... on Error {
         message
       }
+      ... on CredentialProviderError {
+        code
+      }
       ... on ValidationError {
         fieldErrors {
           path
@@ -178,6 +181,9 @@ export const RotateCredentialMutation = graphql(`
       }
       ... on Error {
         message
+      }
+      ... on CredentialProviderError {
+        code
       }
       ... on ValidationError {
         fieldErrors {
