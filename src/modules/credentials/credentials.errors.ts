@@ -21,6 +21,8 @@ export class CredentialProviderError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** Whether the failure was written to the credential (status and history). */
+    readonly wroteStatus = false,
   ) {
     super(message);
   }

@@ -129,6 +129,8 @@ export class Refresher {
   private readonly inFlight = new Map<string, Promise<void>>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
+  /** Fault injection for tests: runs after a token response arrives, before it is written. */
+  onTokenResponse: ((credentialId: string) => Promise<void>) | null = null;
 
   constructor(private readonly deps: Deps) {}
 
@@ -174,6 +176,13 @@ export class Refresher {
     return acquired === 1;
   }
 
+  private async holdsLease(credentialId: string): Promise<boolean> {
+    const held = await this.deps.prisma.$queryRaw<{ held: boolean }[]>`
+      SELECT ("leaseOwner" = ${this.owner} AND "leaseExpiresAt" > now()) AS held
+      FROM "Credential" WHERE "id" = ${credentialId}`;
+    return held[0]?.held === true;
+  }
+
   private async releaseLease(credentialId: string) {
     await this.deps.prisma.credential
       .updateMany({
@@ -210,6 +219,16 @@ export class Refresher {
             minValiditySeconds,
             force ? startVersion : null,
           );
+        } catch (error) {
+          // If another instance refreshed while we failed (our lease had lapsed), its token stands.
+          const after = await this.load(credentialId);
+          const superseded =
+            error instanceof CredentialProviderError &&
+            !error.wroteStatus &&
+            after !== null &&
+            after.version > row.version &&
+            after.status === "ACTIVE";
+          if (!superseded) throw error;
         } finally {
           await this.releaseLease(credentialId);
         }
@@ -277,17 +296,33 @@ export class Refresher {
     let token: TokenResponse;
     let attempts: TokenAttempt[];
     try {
-      ({ token, attempts } = await requestToken({
-        tokenUrl,
-        parameters,
-        client,
-        timeoutMs: config.oauth.tokenRequestTimeoutMs,
-        maxAttempts: maxTokenAttempts,
-      }));
+      ({ token, attempts } = await requestToken(
+        {
+          tokenUrl,
+          parameters,
+          client,
+          timeoutMs: config.oauth.tokenRequestTimeoutMs,
+          maxAttempts: maxTokenAttempts,
+        },
+        {
+          // A holder that stalled past its lease must not retry with a refresh token that
+          // another instance may already have used.
+          sleep: async (ms) => {
+            await new Promise((resolve) => setTimeout(resolve, ms));
+            if (!(await this.holdsLease(row.id)))
+              throw new LeaseLostError("lease lapsed before a retry");
+          },
+        },
+      ));
+      await this.onTokenResponse?.(row.id);
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        logger.warn("refresh abandoned: lease lost", { credentialId: row.id });
+        throw new CredentialProviderError("PROVIDER_UNAVAILABLE", "The refresh lease was lost.");
+      }
       if (!(error instanceof TokenEndpointError)) throw error;
-      await this.recordFailure(row, action, error);
-      throw new CredentialProviderError(error.code, error.message);
+      const wrote = await this.recordFailure(row, action, error);
+      throw new CredentialProviderError(error.code, error.message, wrote);
     }
 
     const rows = await tokenSecretRows(
@@ -359,18 +394,19 @@ export class Refresher {
     }
   }
 
+  /** Records a failed refresh; returns whether it was written (the fence held). */
   private async recordFailure(
     row: CredentialRow,
     action: Attempt["action"],
     error: TokenEndpointError,
-  ) {
+  ): Promise<boolean> {
     if (error.code === "REFRESH_TOKEN_REVOKED") {
       // invalid_grant is terminal only if nobody changed the credential meanwhile (one re-read).
       const current = await this.deps.prisma.credential.findUnique({
         where: { id: row.id },
         select: { version: true },
       });
-      if (!current || current.version !== row.version) return;
+      if (!current || current.version !== row.version) return false;
     }
     const stillValid = row.expiresAt !== null && row.expiresAt.getTime() > Date.now();
     let status: CredentialStatus;
@@ -388,7 +424,7 @@ export class Refresher {
       code = error.code;
     }
     const reason = { code, message: error.message };
-    await this.deps.prisma.$transaction(async (tx) => {
+    return this.deps.prisma.$transaction(async (tx) => {
       const { count } = await tx.credential.updateMany({
         where: { id: row.id, version: row.version, leaseOwner: this.owner },
         data: {
@@ -398,7 +434,7 @@ export class Refresher {
           statusReasonMessage: error.message,
         },
       });
-      if (count !== 1) return;
+      if (count !== 1) return false;
       await this.recordAttempts(tx, row, action, error.attempts, "REFRESH_FAILED", status, reason);
       if (status === "INVALID") {
         await recordCredentialEvent(tx, {
@@ -417,6 +453,7 @@ export class Refresher {
           metadata: { code },
         });
       }
+      return true;
     });
   }
 
