@@ -3,13 +3,11 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openDatabase } from "./db.js";
 import { type Config, ConfigError, parseEnv } from "./env.js";
-import { loadOrCreateKeyFile } from "./lib/crypto.js";
 import { createKeyport } from "./yoga.js";
 
 async function prepare(config: Config) {
   const problems: string[] = [];
   if (!config.databaseUrl) {
-    config.encryptionKeys ??= await loadOrCreateKeyFile(config.dataDir);
     const db = await openDatabase({
       kind: "pglite",
       directory: path.join(config.dataDir, "pglite"),
