@@ -433,13 +433,13 @@ export async function acquireAuth(
       "must be a whole number of seconds between 0 and 86400",
     );
   }
-  const load = async () => {
+  const load = async (check = true) => {
     const row = await deps.prisma.credential.findFirst({
       where: { id, ...credentialScope(caller) },
       include: { secrets: { where: { retainUntil: null } } },
     });
     if (!row) throw new NotFoundError("Credential");
-    assertUsable(row);
+    if (check) assertUsable(row);
     return row;
   };
   let credential = await load();
@@ -449,7 +449,8 @@ export async function acquireAuth(
         await deps.refresher.ensureFresh(credential.id, minValiditySeconds);
       } catch (error) {
         if (!(error instanceof CredentialProviderError)) throw error;
-        const after = await load();
+        // The caller learns why this refresh failed, whatever status it left behind.
+        const after = await load(false);
         throw new CredentialNotUsableError(
           after.status,
           { code: error.code, message: error.message },
