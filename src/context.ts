@@ -144,6 +144,16 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
   };
 }
 
+/** What domain services use: the shared services and the database client. */
+export type ServiceDeps = Pick<Services, "keyRing" | "logger" | "config" | "refresher"> & {
+  prisma: PrismaClient;
+};
+
+export function serviceDepsOf(services: Services): ServiceDeps {
+  const { keyRing, logger, config, refresher } = services;
+  return { prisma: services.db.prisma, keyRing, logger, config, refresher };
+}
+
 /** The caller of a field whose auth rule already requires one. */
 export function callerOf(context: Context): Caller {
   if (!context.caller) throw new Error("this field requires an authenticated caller");

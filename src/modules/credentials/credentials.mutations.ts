@@ -2,7 +2,7 @@ import { builder } from "../../builder.js";
 import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
-import { rawIdOf, tryDecodeId } from "../common/ids.js";
+import { rawIdOf } from "../common/ids.js";
 import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
 import {
   acquireAuth,
@@ -14,21 +14,12 @@ import {
 } from "./credentials.service.js";
 import {
   CredentialUnion,
-  credentialTypeNames,
+  credentialRawId,
   NameValueRef,
   serviceDeps,
   TokenEndpointAuthMethodEnum,
   TokenPlacementEnum,
 } from "./credentials.types.js";
-
-/** The raw id of any credential kind's global id, or a ValidationError on `path`. */
-function credentialRawId(globalId: string | number, path: string[]): string {
-  const decoded = tryDecodeId(String(globalId));
-  if (!decoded || !credentialTypeNames.includes(decoded.typename)) {
-    throw fieldError(path, "is not a valid credential id");
-  }
-  return decoded.id;
-}
 
 // Kind inputs. URLs are strings here so that a bad one is reported on its field.
 

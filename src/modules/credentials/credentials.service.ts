@@ -1,7 +1,7 @@
 // Credentials: validation, encrypted storage, updates, deletion, secret reads and auth material.
 // No GraphQL here; resolvers translate inputs and results.
 import { z } from "zod";
-import type { Caller, Services } from "../../context.js";
+import type { Caller, ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { KeyRing } from "../../lib/crypto.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
@@ -26,9 +26,7 @@ import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/com
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
-type Deps = Pick<Services, "keyRing" | "logger" | "config" | "refresher"> & {
-  prisma: Services["db"]["prisma"];
-};
+type Deps = ServiceDeps;
 
 /** Where clause that limits every credential query to the caller's workspace (and environment). */
 export function credentialScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {

@@ -1,8 +1,10 @@
 // GraphQL types of credentials: the CredentialBase interface, one Prisma variant per kind, the
 // Credential union, and Secret (write-only, except `value` for callers with credentials:use).
 import { builder } from "../../builder.js";
-import { type Context, callerOf } from "../../context.js";
+import { type Context, callerOf, serviceDepsOf } from "../../context.js";
+import { fieldError } from "../../lib/validation.js";
 import { ErrorInterface } from "../common/errors.types.js";
+import { tryDecodeId } from "../common/ids.js";
 import { registerNodeLoader } from "../common/nodes.js";
 import {
   CredentialNotUsableError,
@@ -92,8 +94,16 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
 });
 
 export function serviceDeps(context: Context) {
-  const { keyRing, logger, config, refresher } = context.services;
-  return { prisma: context.prisma, keyRing, logger, config, refresher };
+  return serviceDepsOf(context.services);
+}
+
+/** The raw id of any credential kind's global id, or a ValidationError on `path`. */
+export function credentialRawId(globalId: string | number, path: string[]): string {
+  const decoded = tryDecodeId(String(globalId));
+  if (!decoded || !credentialTypeNames.includes(decoded.typename)) {
+    throw fieldError(path, "is not a valid credential id");
+  }
+  return decoded.id;
 }
 
 // Secret summaries are loaded with the credential (one query for a whole page), never ciphertexts.

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import { z } from "zod";
-import type { Services } from "../../context.js";
+import type { ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { fieldError } from "../../lib/validation.js";
@@ -28,7 +28,7 @@ import {
   type TokenResponse,
 } from "./token-client.js";
 
-type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+type Deps = Omit<ServiceDeps, "refresher">;
 type Caller = { workspaceId: string; environmentId: string | null; actor: string };
 
 export const stateLifetimeMs = 10 * 60_000;

@@ -1,23 +1,9 @@
 import { builder } from "../../builder.js";
 import { type Context, callerOf } from "../../context.js";
-import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
-import { tryDecodeId } from "../common/ids.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
-import {
-  CredentialUnion,
-  credentialTypeNames,
-  serviceDeps,
-} from "../credentials/credentials.types.js";
+import { CredentialUnion, credentialRawId, serviceDeps } from "../credentials/credentials.types.js";
 import { completeAuthorization, startAuthorization } from "./authorization.service.js";
-
-function credentialRawId(globalId: string | number): string {
-  const decoded = tryDecodeId(String(globalId));
-  if (!decoded || !credentialTypeNames.includes(decoded.typename)) {
-    throw fieldError(["id"], "is not a valid credential id");
-  }
-  return decoded.id;
-}
 
 const AuthorizeCredentialSuccess = builder
   .objectRef<{ authorizationUrl: string; state: string; expiresAt: Date }>(
@@ -54,7 +40,7 @@ builder.mutationField("authorizeCredential", (t) =>
       startAuthorization(
         serviceDeps(context),
         callerOf(context),
-        credentialRawId(input.id),
+        credentialRawId(input.id, ["id"]),
         input,
         false,
       ),
@@ -84,7 +70,7 @@ builder.mutationField("reauthorizeCredential", (t) =>
       startAuthorization(
         serviceDeps(context),
         callerOf(context),
-        credentialRawId(input.id),
+        credentialRawId(input.id, ["id"]),
         input,
         true,
       ),

@@ -4,7 +4,7 @@
 // one refresh per credential at a time and a holder whose lease lapsed cannot overwrite newer
 // tokens.
 import { randomBytes } from "node:crypto";
-import type { Services } from "../../context.js";
+import type { ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { KeyRing } from "../../lib/crypto.js";
 import { recordAudit } from "../audit/audit.service.js";
@@ -25,7 +25,7 @@ import {
   type TokenResponse,
 } from "./token-client.js";
 
-type Deps = Pick<Services, "keyRing" | "logger" | "config"> & { prisma: Services["db"]["prisma"] };
+type Deps = Omit<ServiceDeps, "refresher">;
 
 export const maxTokenAttempts = 3;
 const waitPollMs = 50;
