@@ -1,7 +1,7 @@
 // GET /oauth/callback: completes the flow and renders a small page that tells the opener window
 // the outcome (postMessage) and closes itself — the popup flow. The page carries no secret.
 import { encodeGlobalID } from "@pothos/plugin-relay";
-import type { Services } from "../../context.js";
+import { type Services, serviceDepsOf } from "../../context.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import { completeAuthorization } from "./authorization.service.js";
 
@@ -47,12 +47,7 @@ export async function handleOAuthCallback(services: Services, url: URL): Promise
   const param = (name: string) => url.searchParams.get(name);
   try {
     const { credentialId } = await completeAuthorization(
-      {
-        prisma: services.db.prisma,
-        keyRing: services.keyRing,
-        logger: services.logger,
-        config: services.config,
-      },
+      serviceDepsOf(services),
       { state: param("state"), code: param("code"), iss: param("iss"), error: param("error") },
       { actor: "oauth:callback" },
     );
