@@ -32,7 +32,14 @@ import {
   waitForHttp,
   withTimeout,
 } from "./processes.js";
-import { type Api, baselineRequest, type Scenario, scenarios } from "./scenarios.js";
+import {
+  type Api,
+  type BurstResult,
+  type BurstScenario,
+  baselineRequest,
+  type Scenario,
+  scenarios,
+} from "./scenarios.js";
 import { type LoaderJob, type LoadRequest, type LoadResult, resultMarker } from "./types.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -40,7 +47,11 @@ const tsxBin = path.join(root, "node_modules", ".bin", "tsx");
 const prismaBin = path.join(root, "node_modules", ".bin", "prisma");
 
 /** The issue's target: acquire-static on PostgreSQL at this fraction of baseline req/s or more. */
-const target = { scenario: "acquire-static", database: "postgres" as Database, ratio: 0.4 };
+type Target = { scenario: string; database: Database; ratio: number };
+const targets: Target[] = [
+  { scenario: "acquire-static", database: "postgres", ratio: 0.4 },
+  { scenario: "acquire-oauth-cached", database: "postgres", ratio: 0.4 },
+];
 
 type Database = "pglite" | "postgres";
 const databaseNames: Database[] = ["pglite", "postgres"];
@@ -346,6 +357,8 @@ async function measure(
 type Row = {
   scenario: string;
   database: string;
+  /** Extra findings of a burst scenario, printed under the table. */
+  notes?: string[];
   measurement?: Measurement;
   /** Why there is no measurement. */
   skipped?: string;
@@ -353,6 +366,25 @@ type Row = {
 };
 
 const errorsOf = (r: LoadResult) => r.non2xx + r.socketErrors + r.wrongBodies;
+
+/** A burst's latencies in the shape of a sustained load's result, for the same table. */
+function burstToLoad(burst: BurstResult): LoadResult {
+  const sorted = [...burst.latenciesMs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
+  return {
+    responses: burst.requests,
+    durationSeconds: burst.durationSeconds,
+    requestsPerSecond: burst.durationSeconds > 0 ? burst.requests / burst.durationSeconds : 0,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    non2xx: 0,
+    statusCodes: {},
+    socketErrors: 0,
+    timeouts: 0,
+    wrongBodies: burst.errors,
+    sampleWrongBody: burst.sampleError,
+  };
+}
 
 function printTable(rows: Row[], baseline: LoadResult | null) {
   const header = [
@@ -399,6 +431,7 @@ function printTable(rows: Row[], baseline: LoadResult | null) {
 
   for (const row of rows) {
     const where = `${row.scenario} (${row.database})`;
+    for (const note of row.notes ?? []) console.log(`\n${where}: ${note}`);
     if (row.failed) console.log(`\n${where} FAILED: ${row.failed}`);
     if (row.skipped) console.log(`\n${where} skipped: ${row.skipped}`);
     const r = row.measurement?.result;
@@ -415,7 +448,7 @@ function printTable(rows: Row[], baseline: LoadResult | null) {
   }
 }
 
-function targetLine(rows: Row[], baseline: LoadResult | null): string {
+function targetLine(target: Target, rows: Row[], baseline: LoadResult | null): string {
   const wanted = `${target.scenario} on PostgreSQL at >= ${target.ratio.toFixed(2)} × baseline req/s`;
   const row = rows.find((r) => r.scenario === target.scenario && r.database === target.database);
   if (!row) return `Target: ${wanted}: not measured (not selected)`;
@@ -440,7 +473,7 @@ function message(error: unknown): string {
 
 async function runScenarios(
   database: Database,
-  selected: Scenario[],
+  selected: (Scenario | BurstScenario)[],
   settings: Settings,
   rows: Row[],
 ): Promise<void> {
@@ -453,6 +486,13 @@ async function runScenarios(
         if (interrupted) return;
         console.log(`- ${scenario.name} on ${database}: ${scenario.description}`);
         try {
+          if ("burst" in scenario) {
+            resetPeakRss(server.pid);
+            const burst = await withTimeout(scenario.burst(api), 300_000, `${scenario.name} burst`);
+            row.measurement = { result: burstToLoad(burst), peakRssMb: peakRssMb(server.pid) };
+            row.notes = burst.notes;
+            continue;
+          }
           const request = await withTimeout(scenario.setup(api), 60_000, `${scenario.name} setup`);
           row.measurement = await measure(
             `${scenario.name}/${database}`,
@@ -531,7 +571,8 @@ async function main(): Promise<number> {
 
   console.log("");
   printTable(rows, baseline);
-  console.log(`\n${targetLine(rows, baseline)}`);
+  console.log("");
+  for (const target of targets) console.log(targetLine(target, rows, baseline));
   console.log(`Wall time: ${((Date.now() - started) / 1_000).toFixed(1)} s`);
   return rows.some((r) => r.failed) ? 1 : 0;
 }
