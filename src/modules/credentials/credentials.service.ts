@@ -18,6 +18,7 @@ import {
 } from "../oauth/refresh.service.js";
 import { revokeOnDelete } from "../oauth/revoke.js";
 import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
+import { findCredentialForUse } from "./acquire.repository.js";
 import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
 import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
 import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
@@ -432,10 +433,8 @@ export async function acquireAuth(
     );
   }
   const load = async (check = true) => {
-    const row = await deps.prisma.credential.findFirst({
-      where: { id, ...credentialScope(caller) },
-      include: { secrets: { where: { retainUntil: null } } },
-    });
+    // One round trip for the credential and its current secrets: this is the hottest read.
+    const row = await findCredentialForUse(deps.prisma, credentialScope(caller), id);
     if (!row) throw new NotFoundError("Credential");
     if (check) assertUsable(row);
     return row;
