@@ -61,6 +61,7 @@ type ApiKeyRow = {
 };
 const apiKeyByHashSql = `SELECT "id", "workspaceId", "environmentId", "scopes", "lastUsedAt", "revokedAt"
   FROM "ApiKey" WHERE "hash" = $1`;
+const workspaceBySlugSql = `SELECT "id" FROM "Workspace" WHERE "slug" = $1`;
 
 export async function createContext(
   services: Services,
@@ -127,10 +128,10 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
     const reason = error instanceof JwtRejected ? error.message : "invalid token";
     return `Invalid token (${reason}).`;
   }
-  const workspace = await services.db.prisma.workspace.findUnique({
-    where: { slug: claims.workspaceSlug },
-    select: { id: true },
-  });
+  // Every JWT request resolves its workspace; like the API key read, it skips Prisma.
+  const [workspace] = await services.db.query<{ id: string }>(workspaceBySlugSql, [
+    claims.workspaceSlug,
+  ]);
   if (!workspace) return "Invalid token (unknown workspace).";
   return {
     kind: "jwt",

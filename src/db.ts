@@ -10,6 +10,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "./generated/prisma/client.js";
+import { PipelinedQueries } from "./lib/pg-pipeline.js";
 
 export type { PrismaClient } from "./generated/prisma/client.js";
 
@@ -62,12 +63,19 @@ const migrationsDir = fileURLToPath(new URL("../prisma/migrations", import.meta.
 // The lock id Prisma's own migrate engine uses, so `prisma migrate deploy` and keyport never
 // apply migrations at the same time.
 const migrationLockId = 72707369;
-// Connections Prisma and the hot-path statements share on PostgreSQL (see bench/ for the sizing).
+// PostgreSQL connections per process: Prisma's pool, plus a few pipelined ones for `query`.
 const defaultPoolSize = 10;
+const defaultHotConnections = 2;
 
 export async function openDatabase(
   target: DatabaseTarget,
-  options: { onQuery?: QueryListener; poolSize?: number } = {},
+  options: {
+    onQuery?: QueryListener;
+    /** Prisma's connection pool on PostgreSQL. */
+    poolSize?: number;
+    /** Pipelined connections for the hot-path statements (`query`) on PostgreSQL. */
+    hotConnections?: number;
+  } = {},
 ): Promise<Database> {
   let runner: SqlRunner;
   let prisma: PrismaClient;
@@ -106,24 +114,21 @@ export async function openDatabase(
         (await pool.query(sql, params)).rows as Row[],
       close: () => pool.end(),
     };
-    // One pool for Prisma and the hot-path statements, so both draw from the same connections.
-    const appPool = new pg.Pool({
+    prisma = new PrismaClient({
+      adapter: new PrismaPg({
+        connectionString: target.url,
+        max: options.poolSize ?? defaultPoolSize,
+        connectionTimeoutMillis: 5_000,
+      }),
+      log,
+    });
+    const pipelined = new PipelinedQueries({
       connectionString: target.url,
-      max: options.poolSize ?? defaultPoolSize,
+      connections: options.hotConnections ?? defaultHotConnections,
       connectionTimeoutMillis: 5_000,
     });
-    appPool.on("error", () => {});
-    prisma = new PrismaClient({ adapter: new PrismaPg(appPool), log });
-    const statementNames = new Map<string, string>();
-    hotQuery = async <Row>(sql: string, params: unknown[]) => {
-      let name = statementNames.get(sql);
-      if (!name) {
-        name = `kp_${createHash("sha256").update(sql).digest("hex").slice(0, 24)}`;
-        statementNames.set(sql, name);
-      }
-      return (await appPool.query({ name, text: sql, values: params })).rows as Row[];
-    };
-    closeDriver = () => appPool.end();
+    hotQuery = <Row>(sql: string, params: unknown[]) => pipelined.query<Row>(sql, params);
+    closeDriver = () => pipelined.close();
   }
 
   if (options.onQuery) {

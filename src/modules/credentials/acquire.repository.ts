@@ -10,12 +10,31 @@ export type CredentialWithSecrets = Credential & { secrets: CredentialSecret[] }
 /** The scope every credential read is limited to (credentialScope(caller) fits). */
 export type CredentialReadScope = { workspaceId: string; environmentId?: string | null };
 
+// Columns are listed, not `*`: a prepared statement must keep its result shape when a later
+// migration adds a column, and the list is exactly the Prisma model's scalar fields (the schema
+// maps no names, so columns are named like the fields), read from the generated datamodel.
+const datamodel = getDatamodel().datamodel.models;
+
+function scalarFields(model: "Credential" | "CredentialSecret") {
+  const fields = datamodel[model]?.fields.filter((f) => f.kind === "scalar" || f.kind === "enum");
+  if (!fields?.length) throw new Error(`${model} is missing from the generated datamodel`);
+  for (const { name } of fields) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`unexpected field name ${name}`);
+  }
+  return fields;
+}
+
+const credentialColumns = scalarFields("Credential")
+  .map((f) => `c."${f.name}"`)
+  .join(", ");
+const secretFields = scalarFields("CredentialSecret");
+const secretObject = secretFields.map((f) => `'${f.name}', s."${f.name}"`).join(", ");
+
 // Current secrets only (retainUntil null: not a superseded version kept after a rotation).
-// Column names are the Prisma field names (the schema maps none), so `c.*` and `row_to_json`
-// give the same keys Prisma does. $3 NULL means "any environment of the workspace".
-const credentialForUseSql = `SELECT c.*,
+// $3 NULL means "any environment of the workspace".
+const credentialForUseSql = `SELECT ${credentialColumns},
   COALESCE(
-    (SELECT json_agg(s) FROM "CredentialSecret" s
+    (SELECT json_agg(json_build_object(${secretObject})) FROM "CredentialSecret" s
       WHERE s."credentialId" = c."id" AND s."retainUntil" IS NULL),
     '[]'::json
   ) AS "secrets"
@@ -23,14 +42,8 @@ FROM "Credential" c
 WHERE c."id" = $1 AND c."workspaceId" = $2 AND ($3::text IS NULL OR c."environmentId" = $3)`;
 
 // Top-level timestamptz columns come back as Date from both drivers; inside JSON they are ISO
-// strings, so the secret rows' DateTime fields (read from the schema) are converted back.
-const secretDateFields = (() => {
-  const model = getDatamodel().datamodel.models.CredentialSecret;
-  if (!model) throw new Error("CredentialSecret is missing from the generated datamodel");
-  return model.fields
-    .filter((f) => f.kind === "scalar" && f.type === "DateTime")
-    .map((f) => f.name);
-})();
+// strings, so the secret rows' DateTime fields are converted back.
+const secretDateFields = secretFields.filter((f) => f.type === "DateTime").map((f) => f.name);
 
 function reviveSecret(raw: Record<string, unknown>): CredentialSecret {
   for (const field of secretDateFields) {
