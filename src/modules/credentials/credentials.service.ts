@@ -3,7 +3,6 @@
 import { z } from "zod";
 import type { Caller, ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { KeyRing } from "../../lib/crypto.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
@@ -25,6 +24,7 @@ import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
 import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
+import { encryptSecretRows, type SecretRow } from "./secret-rows.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
 type Deps = ServiceDeps;
@@ -125,7 +125,11 @@ export async function createCredential(
     creation.expiresAt = expiryFrom(token);
     verifiedAt = new Date();
   }
-  const secrets = await encryptSecrets(deps.keyRing, caller.workspaceId, id, creation.secrets);
+  const secrets = await encryptSecretRows(
+    deps.keyRing,
+    { workspaceId: caller.workspaceId, credentialId: id },
+    creation.secrets,
+  );
   try {
     return await deps.prisma.$transaction(async (tx) => {
       const credential = await tx.credential.create({
@@ -202,31 +206,6 @@ async function resolveEnvironment(deps: Deps, caller: CredentialActor, requested
   });
   if (!environment) throw fieldError(["environmentId"], "no such environment");
   return environment.id;
-}
-
-type SecretRow = {
-  field: string;
-  ciphertext: string;
-  keyId: string;
-  preview: string | null;
-  fingerprint: string;
-};
-
-async function encryptSecrets(
-  keyRing: KeyRing,
-  workspaceId: string,
-  credentialId: string,
-  values: Record<string, string>,
-): Promise<SecretRow[]> {
-  return Promise.all(
-    Object.entries(values).map(async ([field, value]) => ({
-      field,
-      ciphertext: await keyRing.encrypt(value, { workspaceId, credentialId, field }),
-      keyId: keyRing.activeKid,
-      preview: KeyRing.preview(value),
-      fingerprint: keyRing.fingerprint(value),
-    })),
-  );
 }
 
 async function findScoped(deps: Deps, caller: CredentialActor, id: string) {
@@ -631,15 +610,23 @@ export async function rotateSecret(
   const current = await deps.prisma.credentialSecret.findUnique({
     where: { credentialId_field: { credentialId: existing.id, field } },
   });
-  const [next] = await encryptSecrets(deps.keyRing, existing.workspaceId, existing.id, {
-    [field]: value,
-  });
+  const [next] = await encryptSecretRows(
+    deps.keyRing,
+    { workspaceId: existing.workspaceId, credentialId: existing.id },
+    {
+      [field]: value,
+    },
+  );
   let previous: SecretRow | undefined;
   if (current && overlapSeconds > 0) {
     const plaintext = await decryptLogged(deps, existing.workspaceId, existing.id, current);
-    [previous] = await encryptSecrets(deps.keyRing, existing.workspaceId, existing.id, {
-      [previousField]: plaintext,
-    });
+    [previous] = await encryptSecretRows(
+      deps.keyRing,
+      { workspaceId: existing.workspaceId, credentialId: existing.id },
+      {
+        [previousField]: plaintext,
+      },
+    );
   }
   if (!next) throw new Error("encryption produced no secret");
   return deps.prisma.$transaction(async (tx) => {

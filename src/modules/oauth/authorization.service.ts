@@ -1,7 +1,7 @@
 // The authorization-code flow with PKCE: starting it (state, verifier, URL), and completing it
 // from the callback or the completeAuthorization mutation.
 import { createHash, randomBytes } from "node:crypto";
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import { z } from "zod";
 import type { ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
@@ -13,12 +13,12 @@ import { credentialScope } from "../credentials/credentials.service.js";
 import { scopeList, urlSchema } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
+import { encryptSecretRows } from "../credentials/secret-rows.js";
 import { recordCredentialEvent } from "./history.js";
 import {
   attemptFrom,
   endpointsOrProviderError,
   expiryFrom,
-  tokenSecretRows,
   upsertSecrets,
 } from "./refresh.service.js";
 import {
@@ -327,7 +327,7 @@ export async function completeAuthorization(
     );
   }
 
-  const rows = await tokenSecretRows(deps.keyRing, ids, {
+  const rows = await encryptSecretRows(deps.keyRing, ids, {
     accessToken: token.accessToken,
     ...(token.refreshToken ? { refreshToken: token.refreshToken } : {}),
   });
@@ -400,5 +400,3 @@ async function verifiedSubject(
   if (typeof payload.sub !== "string" || !payload.sub) throw new Error("no subject");
   return payload.sub;
 }
-
-export { decodeJwt };

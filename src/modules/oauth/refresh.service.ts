@@ -6,13 +6,13 @@
 import { randomBytes } from "node:crypto";
 import type { ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { KeyRing } from "../../lib/crypto.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import type { ClientCredentialsSettings } from "../credentials/kinds/client-credentials.js";
 import type { CredentialKind, CredentialStatus } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
+import { encryptSecretRows, type SecretRow } from "../credentials/secret-rows.js";
 import { resolveEndpoints } from "./discovery.js";
 import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
 import { shouldRefresh } from "./should-refresh.js";
@@ -79,27 +79,10 @@ export function attemptFrom(action: Attempt["action"], attempt: TokenAttempt): A
   };
 }
 
-/** Encrypted secret rows for tokens, ready to upsert. */
-export async function tokenSecretRows(
-  keyRing: KeyRing,
-  binding: { workspaceId: string; credentialId: string },
-  values: Record<string, string>,
-) {
-  return Promise.all(
-    Object.entries(values).map(async ([field, value]) => ({
-      field,
-      ciphertext: await keyRing.encrypt(value, { ...binding, field }),
-      keyId: keyRing.activeKid,
-      preview: KeyRing.preview(value),
-      fingerprint: keyRing.fingerprint(value),
-    })),
-  );
-}
-
 export async function upsertSecrets(
   tx: Prisma.TransactionClient,
   credentialId: string,
-  rows: Awaited<ReturnType<typeof tokenSecretRows>>,
+  rows: SecretRow[],
 ) {
   for (const row of rows) {
     await tx.credentialSecret.upsert({
@@ -325,7 +308,7 @@ export class Refresher {
       throw new CredentialProviderError(error.code, error.message, wrote);
     }
 
-    const rows = await tokenSecretRows(
+    const rows = await encryptSecretRows(
       keyRing,
       { workspaceId: row.workspaceId, credentialId: row.id },
       {
