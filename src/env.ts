@@ -1,6 +1,7 @@
 // Configuration is parsed once, at start. Every problem is collected so an operator sees all of
 // them in one message instead of fixing them one restart at a time.
 import path from "node:path";
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { parseEncryptionKeys } from "./lib/crypto.js";
 
@@ -26,6 +27,16 @@ export type Config = {
     tokenRequestTimeoutMs: number;
     /** How often each instance refreshes tokens that expire within 10 minutes; 0 turns it off. */
     sweepIntervalMs: number;
+  };
+  outbound: {
+    /** Host names and CIDRs that outbound requests may reach among non-public addresses. */
+    allow: string[];
+  };
+  http: {
+    /** Largest request body accepted; larger ones are refused before parsing. */
+    maxRequestBytes: number;
+    /** Browser origins for CORS and the OAuth popup's postMessage. */
+    allowedOrigins: string[];
   };
 };
 
@@ -63,6 +74,41 @@ const httpUrl = z.string().refine(
   },
   { message: "must be an absolute http(s) URL" },
 );
+
+/** A comma list, blanks dropped. */
+const commaList = (value: string | undefined) =>
+  (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const hostNamePattern =
+  /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/i;
+
+/** An OUTBOUND_ALLOW entry: a CIDR, a single address, or a host name. */
+export function outboundAllowProblem(entry: string): string | null {
+  if (entry.includes("/")) {
+    try {
+      ipaddr.parseCIDR(entry);
+      return null;
+    } catch {
+      return `"${entry.slice(0, 60)}" is not a valid CIDR`;
+    }
+  }
+  if (ipaddr.isValid(entry.replace(/^\[|\]$/g, ""))) return null;
+  return hostNamePattern.test(entry)
+    ? null
+    : `"${entry.slice(0, 60)}" is not a host name, address or CIDR`;
+}
+
+function originProblem(entry: string): string | null {
+  if (!URL.canParse(entry)) return `"${entry.slice(0, 60)}" is not an origin`;
+  const url = new URL(entry);
+  if (!["http:", "https:"].includes(url.protocol) || url.origin !== entry.replace(/\/$/, "")) {
+    return `"${entry.slice(0, 60)}" is not an origin (scheme://host[:port], no path)`;
+  }
+  return null;
+}
 
 const schema = z.object({
   PORT: z.preprocess(
@@ -114,6 +160,17 @@ const schema = z.object({
       .min(0, "must be 0 (off) or more")
       .default(60_000),
   ),
+  OUTBOUND_ALLOW: z.string().optional(),
+  MAX_REQUEST_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(1024, "must be between 1024 and 104857600")
+      .max(100 * 1024 * 1024, "must be between 1024 and 104857600")
+      .default(1024 * 1024),
+  ),
+  ALLOWED_ORIGINS: optionalString,
 });
 
 const present = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -128,6 +185,14 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   }
   if (present(env.ENCRYPTION_KEYS)) {
     problems.push(...parseEncryptionKeys(env.ENCRYPTION_KEYS ?? "").problems);
+  }
+  for (const entry of commaList(env.OUTBOUND_ALLOW)) {
+    const problem = outboundAllowProblem(entry);
+    if (problem) problems.push(`OUTBOUND_ALLOW: ${problem}`);
+  }
+  for (const entry of commaList(env.ALLOWED_ORIGINS)) {
+    const problem = originProblem(entry);
+    if (problem) problems.push(`ALLOWED_ORIGINS: ${problem}`);
   }
   if (present(env.AUTH_JWT_SECRET) && present(env.AUTH_JWKS_URL)) {
     problems.push("AUTH_JWT_SECRET and AUTH_JWKS_URL: set one of them, not both");
@@ -164,6 +229,19 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
     oauth: {
       tokenRequestTimeoutMs: values.TOKEN_REQUEST_TIMEOUT_MS,
       sweepIntervalMs: values.REFRESH_SWEEP_INTERVAL_MS,
+    },
+    outbound: {
+      // Unset: loopback outside production (local development and tests), nothing in production.
+      allow:
+        values.OUTBOUND_ALLOW === undefined
+          ? production
+            ? []
+            : ["127.0.0.0/8", "::1"]
+          : commaList(values.OUTBOUND_ALLOW),
+    },
+    http: {
+      maxRequestBytes: values.MAX_REQUEST_BYTES,
+      allowedOrigins: commaList(values.ALLOWED_ORIGINS).map((origin) => new URL(origin).origin),
     },
   };
 }
