@@ -5,6 +5,7 @@ import path from "node:path";
 import { openDatabase } from "../src/db.js";
 import { ConfigError, parseEnv } from "../src/env.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "../src/lib/crypto.js";
+import { checkKeyRing } from "../src/lib/key-check.js";
 import { createLogger } from "../src/lib/logger.js";
 import { rewrapSecrets } from "../src/modules/credentials/credentials.service.js";
 
@@ -21,9 +22,13 @@ async function main() {
   );
   try {
     if (db.kind === "pglite") await db.migrate();
+    const keyRing = new KeyRing(keys.keys);
+    // The same check as at start: never rewrap under a key that is not this database's.
+    const problems = await checkKeyRing(db.prisma, keyRing);
+    if (problems.length > 0) throw new ConfigError(problems);
     const result = await rewrapSecrets({
       prisma: db.prisma,
-      keyRing: new KeyRing(keys.keys),
+      keyRing,
       logger: createLogger(config.logLevel),
     });
     process.stdout.write(

@@ -19,6 +19,7 @@ import { type Database, openDatabase } from "./db.js";
 import { type Config, ConfigError } from "./env.js";
 import { createJwtVerifier } from "./lib/auth.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.js";
+import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
@@ -61,6 +62,11 @@ export async function createKeyport(
     ? createRedisPubSub(config.redisUrl, logger)
     : createMemoryPubSub();
   const keyRing = new KeyRing(keys.keys);
+  const keyProblems = await checkKeyRing(db.prisma, keyRing);
+  if (keyProblems.length > 0) {
+    if (!options.database) await db.close();
+    throw new ConfigError(keyProblems);
+  }
   const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config });
   const services: Services = {
     config,
@@ -198,6 +204,7 @@ function httpRoutes(services: Services): Plugin {
           }
         };
         await check("database", () => services.db.ping());
+        await check("encryption", () => activeKeyDecrypts(services.db.prisma, services.keyRing));
         if (services.pubsub.kind === "redis") await check("redis", () => services.pubsub.ping());
         const ready = Object.values(checks).every((state) => state === "ok");
         endResponse(

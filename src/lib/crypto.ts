@@ -237,18 +237,39 @@ export class KeyRing {
     return this.#keys.has(kid);
   }
 
+  /** Every configured key id, the active one first. */
+  get kids(): string[] {
+    return [...this.#keys.keys()];
+  }
+
   async encrypt(plaintext: string, binding: SecretBinding): Promise<string> {
+    return this.#encryptWith(this.#activeKid, this.#activeKey, plaintext, binding);
+  }
+
+  /** Encrypts under a key that need not be the active one (start-up key check values). */
+  async encryptWithKey(kid: string, plaintext: string, binding: SecretBinding): Promise<string> {
+    const key = this.#keys.get(kid);
+    if (!key) throw new TypeError("unknown key id");
+    return this.#encryptWith(kid, key, plaintext, binding);
+  }
+
+  async #encryptWith(
+    kid: string,
+    cryptoKey: Promise<CryptoKey>,
+    plaintext: string,
+    binding: SecretBinding,
+  ): Promise<string> {
     if (typeof plaintext !== "string") throw new TypeError("plaintext must be a string");
     if (LONE_SURROGATE.test(plaintext)) {
       throw new TypeError("plaintext contains unpaired surrogates and cannot be stored losslessly");
     }
     assertBinding(binding);
-    const key = await this.#activeKey;
+    const key = await cryptoKey;
     return new CompactEncrypt(textEncoder.encode(plaintext))
       .setProtectedHeader({
         alg: "dir",
         enc: "A256GCM",
-        kid: this.#activeKid,
+        kid,
         ws: binding.workspaceId,
         cid: binding.credentialId,
         fld: binding.field,

@@ -28,7 +28,10 @@ describe("HTTP surface", () => {
     expect(await health.json()).toEqual({ status: "ok" });
     const ready = await fetch(`${baseUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { database: "ok" } });
+    expect(await ready.json()).toEqual({
+      status: "ready",
+      checks: { database: "ok", encryption: "ok" },
+    });
   });
 
   it("serves GraphiQL outside production", async () => {
@@ -186,7 +189,7 @@ describe("with Redis configured", () => {
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({
         status: "unavailable",
-        checks: { database: "ok", redis: "unavailable" },
+        checks: { database: "ok", encryption: "ok", redis: "unavailable" },
       });
       const response = await app.request("/graphql", {
         method: "POST",
