@@ -157,8 +157,17 @@ builder.mutationField("createCredential", (t) =>
   }),
 );
 
+const endpointSecret = (endpoints: string) =>
+  `Required when ${endpoints} changes, and only then: keyport sends a secret only to the endpoints it was entered for.`;
+
 const BasicCredentialUpdateInput = builder.inputType("BasicCredentialUpdateInput", {
-  fields: (t) => ({ username: t.string(), host: t.string(), port: t.int(), database: t.string() }),
+  fields: (t) => ({
+    username: t.string(),
+    host: t.string(),
+    port: t.int(),
+    database: t.string(),
+    password: t.string({ description: endpointSecret("host") }),
+  }),
 });
 const BearerCredentialUpdateInput = builder.inputType("BearerCredentialUpdateInput", {
   fields: (t) => ({
@@ -168,6 +177,7 @@ const BearerCredentialUpdateInput = builder.inputType("BearerCredentialUpdateInp
     queryParameter: t.string(),
     expiresAt: t.field({ type: "DateTime" }),
     refreshRequest: t.field({ type: TokenRequestTemplateInput }),
+    refreshToken: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
   }),
 });
 const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInput", {
@@ -182,6 +192,9 @@ const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInp
     usePkce: t.boolean(),
     tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
     audience: t.string(),
+    clientSecret: t.string({
+      description: `${endpointSecret("tokenUrl, revocationUrl or issuer")} The stored tokens are dropped (and revoked at the old endpoint); authorize again.`,
+    }),
   }),
 });
 const ClientCredentialsCredentialUpdateInput = builder.inputType(
@@ -193,13 +206,16 @@ const ClientCredentialsCredentialUpdateInput = builder.inputType(
       scopes: t.stringList(),
       audience: t.string(),
       tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
+      clientSecret: t.string({
+        description: `${endpointSecret("tokenUrl")} The cached token is dropped; the next use fetches one.`,
+      }),
     }),
   },
 );
 
 const UpdateCredentialInput = builder.inputType("UpdateCredentialInput", {
   description:
-    "Omitted fields stay as they are; null clears an optional one. Secrets change only through rotateCredential, and the kind never changes.",
+    "Omitted fields stay as they are; null clears an optional one. The kind never changes. Secrets change through rotateCredential, except that changing where a secret is sent (token, revocation or issuer URL, a refresh request's endpoint, a login's host) needs that secret again here.",
   fields: (t) => ({
     id: t.id({ required: true }),
     name: t.string(),

@@ -24,7 +24,7 @@ import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
 import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
-import { encryptSecretRows, type SecretRow } from "./secret-rows.js";
+import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
 type Deps = ServiceDeps;
@@ -244,7 +244,28 @@ export async function updateCredential(
   id: string,
   input: Record<string, unknown>,
 ) {
-  const existing = await findScoped(deps, caller, id);
+  // A concurrent change (a refresh, another update) bumps the version this update was computed
+  // from; computing it again on the newer row is always right, and rarely needed twice.
+  for (let attempt = 0; ; attempt++) {
+    const result = await updateOnce(deps, caller, id, input);
+    if (result !== "conflict") return result;
+    if (attempt >= 2) {
+      throw new ValidationError([], "The credential changed while it was being updated; retry.");
+    }
+  }
+}
+
+async function updateOnce(
+  deps: Deps,
+  caller: CredentialActor,
+  id: string,
+  input: Record<string, unknown>,
+) {
+  const existing = await deps.prisma.credential.findFirst({
+    where: { id, ...credentialScope(caller) },
+    include: { secrets: { where: { retainUntil: null } } },
+  });
+  if (!existing) throw new NotFoundError("Credential");
   const definition = kindDefinitions[existing.kind];
   const context = { production: deps.config.production };
   const errors: FieldError[] = [];
@@ -258,9 +279,11 @@ export async function updateCredential(
       });
     }
   }
-  let settings = settingsOf(existing);
+  const previousSettings = settingsOf(existing);
+  let settings = previousSettings;
   const block = input[definition.inputKey];
   const changes: Record<string, unknown> = {};
+  const givenSecrets: Record<string, string> = {};
   if (block != null) {
     const parsed = definition.updateInput(context).safeParse(block);
     if (!parsed.success) {
@@ -268,6 +291,10 @@ export async function updateCredential(
     } else {
       for (const [key, value] of Object.entries(parsed.data)) {
         if (value === undefined || key === "expiresAt" || key === "refreshRequest") continue;
+        if (definition.secretFields.includes(key)) {
+          if (typeof value === "string") givenSecrets[key] = value;
+          continue;
+        }
         changes[key] = value;
       }
       if ("refreshRequest" in parsed.data && parsed.data.refreshRequest !== undefined) {
@@ -287,22 +314,83 @@ export async function updateCredential(
       }
     }
   }
+  const rule = definition.secretEndpoints;
+  const before = rule.endpoints(previousSettings);
+  const after = rule.endpoints(settings);
+  const changedEndpoints = Object.keys(after).filter((key) => after[key] !== before[key]);
+  const stored = new Set(existing.secrets.map((secret) => secret.field));
+  if (changedEndpoints.length > 0) {
+    // A caller who cannot read a secret must not be able to send it somewhere new.
+    for (const field of rule.secrets) {
+      if (stored.has(field) && givenSecrets[field] === undefined) {
+        errors.push({
+          path: ["input", definition.inputKey, field],
+          message: `is required when ${changedEndpoints.join(", ")} changes: a secret is sent only to the endpoints it was entered for`,
+        });
+      }
+    }
+  }
+  for (const field of Object.keys(givenSecrets)) {
+    if (changedEndpoints.length === 0 || !rule.secrets.includes(field)) {
+      errors.push({
+        path: ["input", definition.inputKey, field],
+        message: `may only be given with a change of ${Object.keys(after).join(", ")}; use rotateCredential to replace it`,
+      });
+    }
+  }
   if (errors.length > 0 || !base.success) throw new ValidationError(errors);
 
+  const endpointChange = changedEndpoints.length > 0;
+  const discarded = endpointChange ? rule.discard.filter((field) => stored.has(field)) : [];
+  let status: CredentialStatus | null = null;
+  if (endpointChange) {
+    const next = rule.afterChange(settings);
+    settings = next.settings;
+    status = next.status;
+  }
+  const newSecrets = await encryptSecretRows(
+    deps.keyRing,
+    { workspaceId: existing.workspaceId, credentialId: existing.id },
+    givenSecrets,
+  );
+
   const blockData = (block ?? {}) as { expiresAt?: Date | null };
-  const data: Prisma.CredentialUpdateInput = {
+  const settingsChanged = Object.keys(changes).length > 0 || endpointChange;
+  const tokensGone = discarded.some((field) => field === "accessToken");
+  const data: Prisma.CredentialUpdateManyMutationInput = {
     ...(base.data.name !== undefined ? { name: base.data.name } : {}),
     ...(base.data.description !== undefined ? { description: base.data.description } : {}),
     ...(base.data.providerKey !== undefined ? { providerKey: base.data.providerKey } : {}),
     ...(base.data.externalUserId !== undefined ? { externalUserId: base.data.externalUserId } : {}),
-    ...(Object.keys(changes).length > 0 ? { settings: settings as Prisma.InputJsonObject } : {}),
+    ...(settingsChanged ? { settings: settings as Prisma.InputJsonObject } : {}),
     ...(existing.kind === "BEARER" && blockData.expiresAt !== undefined
       ? { expiresAt: blockData.expiresAt }
       : {}),
+    // The version fences out a refresh still in flight against the old endpoint.
+    ...(endpointChange ? { version: { increment: 1 } } : {}),
+    ...(tokensGone ? { expiresAt: null } : {}),
+    ...(status !== null && status !== existing.status
+      ? { status, statusReasonCode: null, statusReasonMessage: null }
+      : {}),
   };
+  let credential: Awaited<ReturnType<typeof deps.prisma.credential.findUniqueOrThrow>>;
   try {
-    return await deps.prisma.$transaction(async (tx) => {
-      const credential = await tx.credential.update({ where: { id: existing.id }, data });
+    const written = await deps.prisma.$transaction(async (tx) => {
+      const { count } = await tx.credential.updateMany({
+        where: { id: existing.id, version: existing.version },
+        data,
+      });
+      if (count !== 1) return null;
+      if (endpointChange) {
+        await tx.credentialSecret.deleteMany({
+          where: { credentialId: existing.id, field: { in: discarded } },
+        });
+        await upsertSecretRows(tx, existing.id, newSecrets);
+        // Authorizations started against the old endpoints must not complete against new ones.
+        await tx.oAuthAuthorization.deleteMany({
+          where: { credentialId: existing.id, usedAt: null },
+        });
+      }
       await recordAudit(tx, {
         workspaceId: caller.workspaceId,
         actor: caller.actor,
@@ -311,18 +399,49 @@ export async function updateCredential(
         objectId: existing.id,
         metadata: {
           changed: [
-            ...Object.keys(data).filter((key) => key !== "settings"),
+            ...Object.keys(data).filter(
+              (key) =>
+                ![
+                  "settings",
+                  "version",
+                  "status",
+                  "statusReasonCode",
+                  "statusReasonMessage",
+                ].includes(key),
+            ),
             ...Object.keys(changes),
           ],
           settings: redactToAllowlist(changes, auditableSettings) as Prisma.InputJsonObject,
+          ...(endpointChange
+            ? { changedEndpoints, secretsGiven: Object.keys(givenSecrets), discarded }
+            : {}),
         },
       });
-      return credential;
+      return tx.credential.findUniqueOrThrow({ where: { id: existing.id } });
     });
+    if (!written) return "conflict" as const;
+    credential = written;
   } catch (error) {
     if (isUniqueViolation(error)) throw fieldError(["name"], "is already used in this environment");
     throw error;
   }
+  if (discarded.length > 0) {
+    // The old server's tokens are revoked there, with what was stored before the change.
+    const revocation = await revokeOnDelete(deps, existing);
+    if (revocation !== "skipped") {
+      await recordAudit(deps.prisma, {
+        workspaceId: caller.workspaceId,
+        actor: caller.actor,
+        action: "credential.revoke",
+        objectType: "Credential",
+        objectId: existing.id,
+        metadata: { reason: "endpoint changed", revocation },
+      }).catch((error: unknown) =>
+        deps.logger.warn("could not record token revocation", { credentialId: existing.id, error }),
+      );
+    }
+  }
+  return credential;
 }
 
 export async function deleteCredential(deps: Deps, caller: CredentialActor, id: string) {

@@ -1,5 +1,6 @@
 // Secret values turned into CredentialSecret rows: encrypted under the active key and bound to
 // their credential and field, with the preview and fingerprint computed once, at write time.
+import type { Prisma } from "../../generated/prisma/client.js";
 import { KeyRing } from "../../lib/crypto.js";
 
 export type SecretRow = {
@@ -24,4 +25,24 @@ export function encryptSecretRows(
       fingerprint: keyRing.fingerprint(value),
     })),
   );
+}
+
+/** Writes encrypted rows, replacing the current value of each field. */
+export async function upsertSecretRows(
+  tx: Prisma.TransactionClient,
+  credentialId: string,
+  rows: SecretRow[],
+) {
+  for (const row of rows) {
+    await tx.credentialSecret.upsert({
+      where: { credentialId_field: { credentialId, field: row.field } },
+      create: { ...row, credentialId },
+      update: {
+        ciphertext: row.ciphertext,
+        keyId: row.keyId,
+        preview: row.preview,
+        fingerprint: row.fingerprint,
+      },
+    });
+  }
 }

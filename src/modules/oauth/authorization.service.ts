@@ -13,14 +13,9 @@ import { credentialScope } from "../credentials/credentials.service.js";
 import { scopeList, urlSchema } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
-import { encryptSecretRows } from "../credentials/secret-rows.js";
+import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { recordCredentialEvent } from "./history.js";
-import {
-  attemptFrom,
-  endpointsOrProviderError,
-  expiryFrom,
-  upsertSecrets,
-} from "./refresh.service.js";
+import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
   requestToken,
   type TokenAttempt,
@@ -351,7 +346,7 @@ export async function completeAuthorization(
         lastVerifiedAt: new Date(),
       },
     });
-    await upsertSecrets(tx, credential.id, rows);
+    await upsertSecretRows(tx, credential.id, rows);
     await recordCredentialEvent(tx, {
       ...ids,
       type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",

@@ -12,7 +12,7 @@ import type { ClientCredentialsSettings } from "../credentials/kinds/client-cred
 import type { CredentialKind, CredentialStatus } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
-import { encryptSecretRows, type SecretRow } from "../credentials/secret-rows.js";
+import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { resolveEndpoints } from "./discovery.js";
 import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
 import { shouldRefresh } from "./should-refresh.js";
@@ -77,25 +77,6 @@ export function attemptFrom(action: Attempt["action"], attempt: TokenAttempt): A
     httpStatus: attempt.httpStatus,
     errorCode: attempt.errorCode,
   };
-}
-
-export async function upsertSecrets(
-  tx: Prisma.TransactionClient,
-  credentialId: string,
-  rows: SecretRow[],
-) {
-  for (const row of rows) {
-    await tx.credentialSecret.upsert({
-      where: { credentialId_field: { credentialId, field: row.field } },
-      create: { ...row, credentialId },
-      update: {
-        ciphertext: row.ciphertext,
-        keyId: row.keyId,
-        preview: row.preview,
-        fingerprint: row.fingerprint,
-      },
-    });
-  }
 }
 
 export function expiryFrom(token: TokenResponse, now = Date.now()): Date | null {
@@ -335,7 +316,7 @@ export class Refresher {
           },
         });
         if (count !== 1) throw new LeaseLostError("the refresh lease was lost before the write");
-        await upsertSecrets(tx, row.id, rows);
+        await upsertSecretRows(tx, row.id, rows);
         await this.recordAttempts(
           tx,
           row,

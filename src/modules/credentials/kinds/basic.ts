@@ -1,6 +1,6 @@
 // Username and password: HTTP Basic auth, or a login for a database or SMTP server.
 import { z } from "zod";
-import type { AuthMaterial, KindCreation } from "./common.js";
+import type { AuthMaterial, KindCreation, SecretEndpoints } from "./common.js";
 import { secretValue, shortText } from "./common.js";
 
 export const basicSettings = z.object({
@@ -27,7 +27,17 @@ const settingsFields = {
 };
 
 export const basicCreateInput = z.object({ ...settingsFields, password: secretValue.nullish() });
-export const basicUpdateInput = z.object(settingsFields).partial();
+export const basicUpdateInput = z
+  .object({ ...settingsFields, password: secretValue.nullish() })
+  .partial();
+
+// Connectors send the password to `host`: pointing it elsewhere needs the password again.
+export const basicSecretEndpoints: SecretEndpoints<BasicSettings> = {
+  endpoints: (settings) => ({ host: settings.host }),
+  secrets: ["password"],
+  discard: [],
+  afterChange: (settings) => ({ settings, status: null }),
+};
 
 export const basicSecretFields = ["password"] as const;
 

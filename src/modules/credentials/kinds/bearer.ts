@@ -1,6 +1,6 @@
 // A static token (API key or bearer token) placed in a header, a query parameter or the URL path.
 import { z } from "zod";
-import type { AuthMaterial, KindCreation, ValidationContext } from "./common.js";
+import type { AuthMaterial, KindCreation, SecretEndpoints, ValidationContext } from "./common.js";
 import { secretValue, urlSchema } from "./common.js";
 
 export const tokenPlacements = ["HEADER", "QUERY", "PATH"] as const;
@@ -72,7 +72,18 @@ export const bearerCreateInput = (context: ValidationContext) =>
       }
     });
 export const bearerUpdateInput = (context: ValidationContext) =>
-  z.object(placementFields(context)).partial();
+  z.object({ ...placementFields(context), refreshToken: secretValue.nullish() }).partial();
+
+// The refresh request sends the refresh token to its endpoint.
+export const bearerSecretEndpoints: SecretEndpoints<BearerSettings> = {
+  endpoints: (settings) => ({
+    "refreshRequest.endpoint":
+      (settings.refreshRequest as TokenRequestTemplate | null)?.endpoint ?? null,
+  }),
+  secrets: ["refreshToken"],
+  discard: ["refreshToken"],
+  afterChange: (settings) => ({ settings, status: null }),
+};
 
 export const bearerSecretFields = ["token", "refreshToken"] as const;
 

@@ -1,7 +1,12 @@
 // OAuth 2.0 client credentials: a machine-to-machine connection whose access token keyport
 // fetches and caches.
 import { z } from "zod";
-import type { KindCreation, TokenEndpointAuthMethod, ValidationContext } from "./common.js";
+import type {
+  KindCreation,
+  SecretEndpoints,
+  TokenEndpointAuthMethod,
+  ValidationContext,
+} from "./common.js";
 import {
   scopeList,
   secretValue,
@@ -31,7 +36,16 @@ export const clientCredentialsCreateInput = (context: ValidationContext) =>
   z.object({ ...settingsFields(context), clientSecret: secretValue });
 
 export const clientCredentialsUpdateInput = (context: ValidationContext) =>
-  z.object(settingsFields(context)).partial();
+  z.object({ ...settingsFields(context), clientSecret: secretValue.nullish() }).partial();
+
+// The client secret goes to the token endpoint; a token from the old one is not kept, and the
+// next use fetches one from the new endpoint.
+export const clientCredentialsSecretEndpoints: SecretEndpoints<ClientCredentialsSettings> = {
+  endpoints: (settings) => ({ tokenUrl: settings.tokenUrl }),
+  secrets: ["clientSecret"],
+  discard: ["accessToken"],
+  afterChange: (settings) => ({ settings, status: "ACTIVE" }),
+};
 
 export const clientCredentialsSecretFields = ["clientSecret", "accessToken"] as const;
 

@@ -21,6 +21,22 @@ export type KindCreation<Settings> = {
 
 export type ValidationContext = { production: boolean };
 
+/**
+ * Where a kind's secrets are sent, so that a caller who cannot read a secret cannot send it
+ * anywhere new: changing one of these settings needs `secrets` again in the same request, and
+ * drops the stored tokens that the old endpoint issued (`discard`).
+ */
+export type SecretEndpoints<Settings> = {
+  /** The settings that name a destination of secrets, by name (a dotted path for nested ones). */
+  endpoints(settings: Settings): Record<string, string | null>;
+  /** The stored secrets those destinations receive. */
+  secrets: readonly string[];
+  /** Stored tokens tied to the old destination, dropped when one changes. */
+  discard: readonly string[];
+  /** Settings and status once the tokens are dropped; null leaves the status as it is. */
+  afterChange(settings: Settings): { settings: Settings; status: CredentialStatus | null };
+};
+
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /** An absolute http(s) URL; https in production except for loopback hosts. */

@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import {
   basicCreateInput,
+  basicSecretEndpoints,
   basicSecretFields,
   basicSettings,
   basicUpdateInput,
@@ -9,6 +10,7 @@ import {
 } from "./basic.js";
 import {
   bearerCreateInput,
+  bearerSecretEndpoints,
   bearerSecretFields,
   bearerSettings,
   bearerUpdateInput,
@@ -17,16 +19,18 @@ import {
 } from "./bearer.js";
 import {
   clientCredentialsCreateInput,
+  clientCredentialsSecretEndpoints,
   clientCredentialsSecretFields,
   clientCredentialsSettings,
   clientCredentialsUpdateInput,
   createClientCredentials,
 } from "./client-credentials.js";
-import type { CredentialKind, KindCreation, ValidationContext } from "./common.js";
+import type { CredentialKind, KindCreation, SecretEndpoints, ValidationContext } from "./common.js";
 import {
   createOAuth2,
   endpointProblem,
   oauth2CreateInput,
+  oauth2SecretEndpoints,
   oauth2SecretFields,
   oauth2Settings,
   oauth2UpdateInput,
@@ -46,6 +50,8 @@ export type KindDefinition = {
   rotatableSecret: string;
   /** A problem with settings after an update (rules that span fields). */
   settingsProblem(settings: Record<string, unknown>): { field: string; message: string } | null;
+  /** Where its secrets are sent; see SecretEndpoints. */
+  secretEndpoints: SecretEndpoints<Record<string, unknown>>;
 };
 
 export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
@@ -59,6 +65,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     secretFields: basicSecretFields,
     rotatableSecret: "password",
     settingsProblem: () => null,
+    secretEndpoints: basicSecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
   },
   BEARER: {
     kind: "BEARER",
@@ -75,6 +82,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         ? { field: "queryParameter", message: "is required when placement is QUERY" }
         : null;
     },
+    secretEndpoints: bearerSecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
   },
   OAUTH2: {
     kind: "OAUTH2",
@@ -86,6 +94,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     secretFields: oauth2SecretFields,
     rotatableSecret: "clientSecret",
     settingsProblem: (settings) => endpointProblem(settings),
+    secretEndpoints: oauth2SecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
   },
   CLIENT_CREDENTIALS: {
     kind: "CLIENT_CREDENTIALS",
@@ -98,6 +107,9 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     secretFields: clientCredentialsSecretFields,
     rotatableSecret: "clientSecret",
     settingsProblem: () => null,
+    secretEndpoints: clientCredentialsSecretEndpoints as unknown as SecretEndpoints<
+      Record<string, unknown>
+    >,
   },
 };
 

@@ -1,7 +1,12 @@
 // OAuth 2.0 authorization code (with PKCE): created PENDING_AUTHORIZATION, or ACTIVE when
 // existing tokens are imported.
 import { z } from "zod";
-import type { KindCreation, TokenEndpointAuthMethod, ValidationContext } from "./common.js";
+import type {
+  KindCreation,
+  SecretEndpoints,
+  TokenEndpointAuthMethod,
+  ValidationContext,
+} from "./common.js";
 import {
   scopeList,
   secretValue,
@@ -80,7 +85,24 @@ export const oauth2CreateInput = (context: ValidationContext) =>
     });
 
 export const oauth2UpdateInput = (context: ValidationContext) =>
-  z.object(settingsFields(context)).partial();
+  z.object({ ...settingsFields(context), clientSecret: secretValue.nullish() }).partial();
+
+// The client secret and the tokens go to the token and revocation endpoints, and to whatever the
+// issuer's metadata names. Tokens issued by the old server are dropped (and revoked there): the
+// credential must be authorized again against the new one.
+export const oauth2SecretEndpoints: SecretEndpoints<OAuth2Settings> = {
+  endpoints: (settings) => ({
+    tokenUrl: settings.tokenUrl,
+    revocationUrl: settings.revocationUrl,
+    issuer: settings.issuer,
+  }),
+  secrets: ["clientSecret"],
+  discard: ["accessToken", "refreshToken"],
+  afterChange: (settings) => ({
+    settings: { ...settings, grantedScopes: [], accountId: null },
+    status: "PENDING_AUTHORIZATION",
+  }),
+};
 
 export const oauth2SecretFields = ["clientSecret", "accessToken", "refreshToken"] as const;
 
