@@ -27,6 +27,12 @@ export type Config = {
     tokenRequestTimeoutMs: number;
     /** How often each instance refreshes tokens that expire within 10 minutes; 0 turns it off. */
     sweepIntervalMs: number;
+    /** A refresh failing this long without a success makes the credential INVALID. */
+    giveUpAfterMs: number;
+    /** After a failed refresh, no token call for this long: callers get the recorded failure. */
+    failureBackoffMs: number;
+    /** Refresh tokens unused this long are refreshed anyway (providers expire idle ones); 0 off. */
+    keepAliveMs: number;
   };
   outbound: {
     /** Host names and CIDRs that outbound requests may reach among non-public addresses. */
@@ -110,6 +116,37 @@ function originProblem(entry: string): string | null {
   return null;
 }
 
+const durationUnits: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration: a number with a unit (`30s`, `15m`, `24h`, `4d`, `500ms`), or plain seconds. */
+const duration = (fallback: string, min: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((value, ctx) => {
+        const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+        const ms = match
+          ? Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? 1_000)
+          : Number.NaN;
+        if (!Number.isFinite(ms) || (ms !== 0 && ms < min) || ms > 365 * 86_400_000) {
+          ctx.addIssue({
+            code: "custom",
+            message: `must be a duration such as 30s, 15m, 24h or 4d (0, or between ${min} ms and 365d)`,
+          });
+          return z.NEVER;
+        }
+        return Math.round(ms);
+      }),
+  );
+
 const schema = z.object({
   PORT: z.preprocess(
     emptyToUndefined,
@@ -160,6 +197,9 @@ const schema = z.object({
       .min(0, "must be 0 (off) or more")
       .default(60_000),
   ),
+  REFRESH_GIVE_UP_AFTER: duration("4d", 60_000),
+  REFRESH_FAILURE_BACKOFF: duration("30s", 1_000),
+  REFRESH_KEEPALIVE: duration("24h", 60_000),
   OUTBOUND_ALLOW: z.string().optional(),
   MAX_REQUEST_BYTES: z.preprocess(
     emptyToUndefined,
@@ -229,6 +269,9 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
     oauth: {
       tokenRequestTimeoutMs: values.TOKEN_REQUEST_TIMEOUT_MS,
       sweepIntervalMs: values.REFRESH_SWEEP_INTERVAL_MS,
+      giveUpAfterMs: values.REFRESH_GIVE_UP_AFTER,
+      failureBackoffMs: values.REFRESH_FAILURE_BACKOFF,
+      keepAliveMs: values.REFRESH_KEEPALIVE,
     },
     outbound: {
       // Unset: loopback outside production (local development and tests), nothing in production.

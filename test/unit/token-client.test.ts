@@ -172,6 +172,18 @@ describe("requestToken retries", () => {
     expect(error.message).toBe("token endpoint is unavailable (HTTP 504) after 3 attempts");
   });
 
+  it("retries a 408 Request Timeout like a 5xx, and it is never permanent", async () => {
+    script = [{ status: 408 }, { status: 408 }, { status: 408 }];
+    const error = await failureOf(requestToken(refreshRequest(), fakeTimers().hooks));
+    expect(requests).toHaveLength(3);
+    expect(error).toMatchObject({
+      code: "PROVIDER_UNAVAILABLE",
+      httpStatus: 408,
+      transient: true,
+      permanent: false,
+    });
+  });
+
   it("waits at least Retry-After seconds after a 429", async () => {
     script = [
       { status: 429, headers: { "retry-after": "1" } },
@@ -466,24 +478,43 @@ describe("requestToken responses", () => {
     });
   });
 
-  const permanent: [string, Partial<TokenRequest>, Reply, Record<string, unknown>][] = [
+  // Answers that are not retried within the request. Only a dead grant or client is permanent
+  // (makes a credential INVALID); the rest leave it DEGRADED and retried later.
+  const notRetried: [string, Partial<TokenRequest>, Reply, Record<string, unknown>][] = [
     [
       "invalid_client",
       {},
       { status: 401, body: { error: "invalid_client" } },
-      { code: "AUTHORIZATION_FAILED", oauthError: "invalid_client", httpStatus: 401 },
+      {
+        code: "AUTHORIZATION_FAILED",
+        oauthError: "invalid_client",
+        httpStatus: 401,
+        permanent: true,
+      },
     ],
     [
       "unauthorized_client",
       {},
       { status: 400, body: { error: "unauthorized_client" } },
-      { code: "AUTHORIZATION_FAILED", oauthError: "unauthorized_client" },
+      { code: "AUTHORIZATION_FAILED", oauthError: "unauthorized_client", permanent: true },
+    ],
+    [
+      "invalid_grant on a refresh",
+      {},
+      { status: 400, body: { error: "invalid_grant" } },
+      { code: "REFRESH_TOKEN_REVOKED", oauthError: "invalid_grant", permanent: true },
     ],
     [
       "a bare 401",
       {},
       { status: 401, body: "" },
-      { code: "AUTHORIZATION_FAILED", oauthError: null, httpStatus: 401 },
+      { code: "AUTHORIZATION_FAILED", oauthError: null, httpStatus: 401, permanent: false },
+    ],
+    [
+      "a 404 from a moved endpoint",
+      {},
+      { status: 404, headers: { "content-type": "text/html" }, body: "<h1>Not Found</h1>" },
+      { code: "PROVIDER_UNAVAILABLE", oauthError: null, httpStatus: 404, permanent: false },
     ],
     [
       "invalid_scope",
@@ -510,26 +541,26 @@ describe("requestToken responses", () => {
       { code: "INVALID_REDIRECT_URI", oauthError: "invalid_request" },
     ],
     [
-      "another 4xx with HTML",
+      "a CDN's HTML 403",
       {},
       { status: 403, headers: { "content-type": "text/html" }, body: "<h1>Forbidden</h1>" },
-      { code: "AUTHORIZATION_FAILED", oauthError: null, httpStatus: 403 },
+      { code: "PROVIDER_UNAVAILABLE", oauthError: null, httpStatus: 403, permanent: false },
     ],
     [
       "a 200 that is not JSON",
       {},
       { status: 200, headers: { "content-type": "text/html" }, body: "<html></html>" },
-      { code: "PROVIDER_UNAVAILABLE", httpStatus: 200 },
+      { code: "PROVIDER_UNAVAILABLE", httpStatus: 200, permanent: false },
     ],
     [
       "a 200 without access_token",
       {},
       { status: 200, body: { token_type: "Bearer" } },
-      { code: "PROVIDER_UNAVAILABLE", httpStatus: 200 },
+      { code: "PROVIDER_UNAVAILABLE", httpStatus: 200, permanent: false },
     ],
   ];
 
-  it.each(permanent)("%s is permanent and not retried", async (_name, overrides, reply, fields) => {
+  it.each(notRetried)("%s is not retried", async (_name, overrides, reply, fields) => {
     script = [reply, { status: 200, body: okBody }];
     const error = await failureOf(requestToken(refreshRequest(overrides), fakeTimers().hooks));
     expect(requests).toHaveLength(1);

@@ -690,20 +690,23 @@ export async function rotateSecret(
     given.length === 0 &&
     (existing.kind === "OAUTH2" || existing.kind === "CLIENT_CREDENTIALS")
   ) {
-    // Without a new secret, rotating an OAuth credential means fetching a new token now.
-    if (existing.status === "INVALID" || existing.status === "PENDING_AUTHORIZATION") {
+    // Without a new secret, rotating an OAuth credential means fetching a new token now: from
+    // DEGRADED or INVALID too, as long as a grant is left to use.
+    if (existing.status === "PENDING_AUTHORIZATION") {
       throw new CredentialProviderError(
         existing.statusReasonCode ?? "AUTHORIZATION_FAILED",
-        "The credential must be (re)authorized before its token can be refreshed.",
+        "The credential must be authorized before its token can be refreshed.",
       );
     }
-    await deps.refresher.ensureFresh(existing.id, 0, true);
+    const outcome = await deps.refresher.ensureFresh(existing.id, 0, true);
     const refreshed = await findScoped(deps, caller, id);
-    if (refreshed.version === existing.version) {
+    if (outcome !== "refreshed" && refreshed.version === existing.version) {
       throw new CredentialProviderError(
-        "TOKEN_REFRESH_FAILED",
+        existing.kind === "OAUTH2" && existing.status === "INVALID"
+          ? (existing.statusReasonCode ?? "TOKEN_REFRESH_FAILED")
+          : "TOKEN_REFRESH_FAILED",
         existing.kind === "OAUTH2"
-          ? "The credential has no refresh token."
+          ? "The credential has no refresh token left; authorize it again."
           : "No new token was obtained.",
       );
     }

@@ -87,10 +87,30 @@ class LeaseLostError extends Error {
   override name = "LeaseLostError";
 }
 
+/** The negative cache: after a failure no instance calls the provider again before
+ * nextRefreshAt; callers get the recorded failure instead. */
+function assertNotBackingOff(row: CredentialRow) {
+  if (row.nextRefreshAt && row.nextRefreshAt.getTime() > Date.now()) {
+    throw new CredentialProviderError(
+      row.statusReasonCode ?? "PROVIDER_UNAVAILABLE",
+      `The last refresh failed${row.statusReasonCode ? ` (${row.statusReasonCode})` : ""}; the next attempt is not before ${row.nextRefreshAt.toISOString()}.`,
+    );
+  }
+}
+
+/** Whether a token request was made and its token stored ("refreshed"), or none was needed. */
+export type RefreshOutcome = "refreshed" | "skipped";
+type Flight = { minValiditySeconds: number; force: boolean; promise: Promise<RefreshOutcome> };
+
+/** Can a new token be obtained without the user: a refresh token, or client credentials. */
+function hasGrant(row: CredentialRow): boolean {
+  return row.kind === "CLIENT_CREDENTIALS" || secretFields(row).has("refreshToken");
+}
+
 export class Refresher {
   /** Identifies this instance as a lease holder. */
   readonly owner = `keyport-${process.pid}-${randomBytes(6).toString("hex")}`;
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlight = new Map<string, Flight>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
   /** Fault injection for tests: runs after a token response arrives, before it is written. */
@@ -111,15 +131,22 @@ export class Refresher {
     credentialId: string,
     minValiditySeconds: number,
     force = false,
-  ): Promise<void> {
-    const key = `${credentialId}:${force}`;
-    const running = this.inFlight.get(key);
-    if (running) return running;
-    const flight = this.refreshUnderLease(credentialId, minValiditySeconds, force).finally(() =>
-      this.inFlight.delete(key),
+  ): Promise<RefreshOutcome> {
+    const running = this.inFlight.get(credentialId);
+    if (running) {
+      // Joining is right only if the running flight serves this caller: at least the validity it
+      // needs, and a new token when it asks for one.
+      if (running.minValiditySeconds >= minValiditySeconds && (running.force || !force)) {
+        return running.promise;
+      }
+      await running.promise.catch(() => undefined);
+      return this.ensureFresh(credentialId, minValiditySeconds, force);
+    }
+    const promise = this.refreshUnderLease(credentialId, minValiditySeconds, force).finally(() =>
+      this.inFlight.delete(credentialId),
     );
-    this.inFlight.set(key, flight);
-    return flight;
+    this.inFlight.set(credentialId, { minValiditySeconds, force, promise });
+    return promise;
   }
 
   private async load(credentialId: string) {
@@ -162,23 +189,28 @@ export class Refresher {
     credentialId: string,
     minValiditySeconds: number,
     force: boolean,
-  ) {
+  ): Promise<RefreshOutcome> {
     const started = await this.load(credentialId);
-    if (!started) return;
+    if (!started) return "skipped";
     const startVersion = started.version;
     // A waiter must never refresh without the lease; it gives up after the holder's lease.
     const deadline = Date.now() + this.leaseMs + 5_000;
     for (;;) {
       const row = await this.load(credentialId);
-      if (!row) return;
-      if (force && row.version !== startVersion) return;
-      const decision = refreshDecision(row, minValiditySeconds);
-      if (!force && !decision.refresh) return;
-      if (decision.reason === "not-usable" || (force && decision.reason === "not-refreshable"))
-        return;
+      if (!row) return "skipped";
+      if (force) {
+        // An explicit refresh works from DEGRADED and INVALID too, whenever a grant is left
+        // (invalid_grant deletes the refresh token, so a revoked grant is never retried).
+        if (row.version !== startVersion) return "skipped";
+        if (row.status === "PENDING_AUTHORIZATION" || !hasGrant(row)) return "skipped";
+      } else {
+        const decision = refreshDecision(row, minValiditySeconds);
+        if (!decision.refresh) return "skipped";
+        assertNotBackingOff(row);
+      }
       if (await this.tryAcquireLease(credentialId)) {
         try {
-          await this.refreshHoldingLease(
+          return await this.refreshHoldingLease(
             credentialId,
             minValiditySeconds,
             force ? startVersion : null,
@@ -193,10 +225,10 @@ export class Refresher {
             after.version > row.version &&
             after.status === "ACTIVE";
           if (!superseded) throw error;
+          return "skipped";
         } finally {
           await this.releaseLease(credentialId);
         }
-        return;
       }
       if (Date.now() > deadline) {
         throw new CredentialProviderError(
@@ -212,18 +244,20 @@ export class Refresher {
     credentialId: string,
     minValiditySeconds: number,
     forceFromVersion: number | null,
-  ) {
+  ): Promise<RefreshOutcome> {
     const { keyRing, config, logger } = this.deps;
     const row = await this.load(credentialId);
-    if (!row) return;
+    if (!row) return "skipped";
     // Someone may have finished a refresh between our check and taking the lease.
     if (
       forceFromVersion !== null
         ? row.version !== forceFromVersion
         : !refreshDecision(row, minValiditySeconds).refresh
     ) {
-      return;
+      return "skipped";
     }
+    // ...or failed at it, just before releasing the lease we took.
+    if (forceFromVersion === null) assertNotBackingOff(row);
     const secrets: Record<string, string> = {};
     for (const secret of row.secrets) {
       if (secret.retainUntil !== null) continue;
@@ -313,6 +347,9 @@ export class Refresher {
             statusReasonCode: null,
             statusReasonMessage: null,
             lastVerifiedAt: new Date(),
+            lastRefreshedAt: new Date(),
+            refreshFailingSince: null,
+            nextRefreshAt: null,
           },
         });
         if (count !== 1) throw new LeaseLostError("the refresh lease was lost before the write");
@@ -330,10 +367,11 @@ export class Refresher {
       if (error instanceof LeaseLostError) {
         // Another instance refreshed after our lease lapsed; its tokens are newer. Ours are dropped.
         logger.warn("refresh result discarded: lease lost", { credentialId: row.id });
-        return;
+        return "skipped";
       }
       throw error;
     }
+    return "refreshed";
   }
 
   private async recordAttempts(
@@ -372,19 +410,22 @@ export class Refresher {
       });
       if (!current || current.version !== row.version) return false;
     }
-    const stillValid = row.expiresAt !== null && row.expiresAt.getTime() > Date.now();
+    // Only a dead grant or client is final. Anything else (outages, odd answers, a refused
+    // address) leaves the credential DEGRADED and retried, until it has failed for
+    // REFRESH_GIVE_UP_AFTER without a single success.
+    const now = new Date();
+    const failingSince = row.refreshFailingSince ?? now;
+    const { giveUpAfterMs, failureBackoffMs } = this.deps.config.oauth;
     let status: CredentialStatus;
     let code: string;
-    if (error.code === "REFRESH_TOKEN_REVOKED") {
+    if (error.permanent) {
       status = "INVALID";
-      code = "REFRESH_TOKEN_REVOKED";
-    } else if (error.transient) {
-      // A client-credentials connection can always fetch again later; an OAuth2 credential whose
-      // token is gone needs attention.
-      status = stillValid || row.kind === "CLIENT_CREDENTIALS" ? "DEGRADED" : "INVALID";
-      code = status === "INVALID" ? "TOKEN_REFRESH_FAILED" : error.code;
+      code = error.code;
+    } else if (giveUpAfterMs > 0 && now.getTime() - failingSince.getTime() >= giveUpAfterMs) {
+      status = "INVALID";
+      code = "TOKEN_REFRESH_FAILED";
     } else {
-      status = "INVALID";
+      status = "DEGRADED";
       code = error.code;
     }
     const reason = { code, message: error.message };
@@ -396,9 +437,17 @@ export class Refresher {
           status,
           statusReasonCode: code,
           statusReasonMessage: error.message,
+          refreshFailingSince: failingSince,
+          nextRefreshAt: new Date(now.getTime() + failureBackoffMs),
         },
       });
       if (count !== 1) return false;
+      if (error.oauthError === "invalid_grant" && row.kind === "OAUTH2") {
+        // The grant is gone; keeping its refresh token could only trip another refusal.
+        await tx.credentialSecret.deleteMany({
+          where: { credentialId: row.id, field: "refreshToken" },
+        });
+      }
       await this.recordAttempts(tx, row, action, error.attempts, "REFRESH_FAILED", status, reason);
       if (status === "INVALID") {
         await recordCredentialEvent(tx, {
@@ -434,28 +483,76 @@ export class Refresher {
     this.sweepTimer = null;
   }
 
+  /**
+   * One pass of the background refresher; returns how many token requests succeeded. It takes
+   * only credentials it can refresh (a refresh token, or client credentials) that are due: the
+   * token expires within `horizonSeconds`, is missing, or (keep-alive) has not been refreshed for
+   * REFRESH_KEEPALIVE. Healthy credentials come first, then failed ones in the order of their
+   * next allowed attempt, so a failing credential never holds up the others.
+   */
   async sweep(horizonSeconds = 600): Promise<number> {
     if (this.sweeping) return 0;
     this.sweeping = true;
     let refreshed = 0;
     try {
+      const now = new Date();
+      const { keepAliveMs } = this.deps.config.oauth;
+      const keepAliveBefore = keepAliveMs > 0 ? new Date(now.getTime() - keepAliveMs) : null;
       const due = await this.deps.prisma.credential.findMany({
         where: {
-          kind: { in: ["OAUTH2", "CLIENT_CREDENTIALS"] satisfies CredentialKind[] },
           status: { in: ["ACTIVE", "DEGRADED"] },
-          expiresAt: { lt: new Date(Date.now() + horizonSeconds * 1000) },
-          OR: [{ leaseExpiresAt: null }, { leaseExpiresAt: { lt: new Date() } }],
+          AND: [
+            {
+              OR: [
+                { kind: "CLIENT_CREDENTIALS" },
+                {
+                  kind: "OAUTH2",
+                  secrets: { some: { field: "refreshToken", retainUntil: null } },
+                },
+              ],
+            },
+            { OR: [{ nextRefreshAt: null }, { nextRefreshAt: { lte: now } }] },
+            { OR: [{ leaseExpiresAt: null }, { leaseExpiresAt: { lt: now } }] },
+            {
+              OR: [
+                { expiresAt: { lt: new Date(now.getTime() + horizonSeconds * 1000) } },
+                { secrets: { none: { field: "accessToken", retainUntil: null } } },
+                ...(keepAliveBefore
+                  ? [
+                      {
+                        kind: "OAUTH2" as const,
+                        OR: [
+                          { lastRefreshedAt: { lt: keepAliveBefore } },
+                          { lastRefreshedAt: null, createdAt: { lt: keepAliveBefore } },
+                        ],
+                      },
+                    ]
+                  : []),
+              ],
+            },
+          ],
         },
-        select: { id: true },
-        orderBy: { expiresAt: "asc" },
+        select: {
+          id: true,
+          expiresAt: true,
+          secrets: { where: { field: "accessToken", retainUntil: null }, select: { id: true } },
+        },
+        orderBy: [{ nextRefreshAt: { sort: "asc", nulls: "first" } }, { expiresAt: "asc" }],
         take: 50,
       });
-      for (const { id } of due) {
+      for (const { id, expiresAt, secrets } of due) {
+        const needsToken =
+          secrets.length === 0 ||
+          (expiresAt !== null && expiresAt.getTime() < now.getTime() + horizonSeconds * 1000);
         try {
-          await this.ensureFresh(id, horizonSeconds);
-          refreshed++;
+          // Otherwise it was picked for keep-alive: refresh although its token is still valid.
+          const outcome = await this.ensureFresh(id, horizonSeconds, !needsToken);
+          if (outcome === "refreshed") refreshed++;
         } catch (error) {
-          this.deps.logger.warn("background refresh failed", { credentialId: id, error });
+          this.deps.logger.warn("background refresh failed", {
+            credentialId: id,
+            code: error instanceof CredentialProviderError ? error.code : "unexpected",
+          });
         }
       }
     } finally {

@@ -94,12 +94,23 @@ const REGISTERED_OAUTH_ERRORS: ReadonlySet<string> = new Set([
   "use_dpop_nonce",
 ]);
 
+/** The answers that mean the grant or the client is dead: retrying later cannot help, so only
+ * these make a credential INVALID. Everything else may heal when the provider does. */
+const PERMANENT_OAUTH_ERRORS: ReadonlySet<string> = new Set([
+  "invalid_grant",
+  "invalid_client",
+  "unauthorized_client",
+]);
+
 export class TokenEndpointError extends Error {
   override readonly name = "TokenEndpointError";
   readonly code: CredentialErrorCode;
   readonly oauthError: string | null;
   readonly httpStatus: number | null;
+  /** Worth another attempt within the same request (5xx, 408, 429, timeouts, network). */
   readonly transient: boolean;
+  /** The grant or client was refused for good (see PERMANENT_OAUTH_ERRORS). */
+  readonly permanent: boolean;
   readonly attempts: TokenAttempt[];
 
   constructor(fields: {
@@ -118,6 +129,7 @@ export class TokenEndpointError extends Error {
     this.oauthError = fields.oauthError;
     this.httpStatus = fields.httpStatus;
     this.transient = fields.transient;
+    this.permanent = fields.oauthError !== null && PERMANENT_OAUTH_ERRORS.has(fields.oauthError);
     this.attempts = fields.attempts;
   }
 
@@ -130,6 +142,7 @@ export class TokenEndpointError extends Error {
       oauthError: this.oauthError,
       httpStatus: this.httpStatus,
       transient: this.transient,
+      permanent: this.permanent,
       attempts: this.attempts,
     };
   }
@@ -346,7 +359,7 @@ async function attemptOnce(
         httpStatus: status,
       });
     }
-    if (status === 429 || status >= 500) {
+    if (status === 429 || status === 408 || status >= 500) {
       await response.body?.cancel().catch(() => undefined);
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
       return status === 429
@@ -455,6 +468,14 @@ function classifyOAuthError(
       ...base,
       code: "AUTHORIZATION_FAILED",
       message: `token endpoint rejected the client (${detail})`,
+    });
+  }
+  if (oauthError === null) {
+    // No OAuth error at all (a 404, a CDN's HTML 403): not the authorization server speaking.
+    return failure({
+      ...base,
+      code: "PROVIDER_UNAVAILABLE",
+      message: `token endpoint answered without an OAuth error (${detail})`,
     });
   }
   return failure({
