@@ -2,14 +2,12 @@
 // (graphql-ws). Tests import this; src/server.ts only listens.
 import { createServer, type Server } from "node:http";
 import path from "node:path";
-import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesPlugin } from "@escape.tech/graphql-armor-max-directives";
 import { maxTokensPlugin } from "@escape.tech/graphql-armor-max-tokens";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
-import { useDisableIntrospection } from "@graphql-yoga/plugin-disable-introspection";
 import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
@@ -19,6 +17,7 @@ import { type Database, openDatabase } from "./db.js";
 import { type Config, ConfigError } from "./env.js";
 import { createJwtVerifier } from "./lib/auth.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.js";
+import { useHideSchema } from "./lib/hide-schema.js";
 import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
@@ -110,7 +109,8 @@ export async function createKeyport(
     plugins: [
       httpRoutes(services),
       useCSRFPrevention({ requestHeaders: ["x-graphql-yoga-csrf"] }),
-      ...(config.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin()] : []),
+      // No introspection and no field suggestions, on HTTP, SSE and WebSocket alike.
+      ...(config.production ? [useHideSchema()] : []),
       maxDepthPlugin({ n: 12 }),
       maxAliasesPlugin({ n: 20 }),
       maxDirectivesPlugin({ n: 20 }),
@@ -130,6 +130,11 @@ export async function createKeyport(
       sockets.add(wsServer);
       useServer(
         {
+          // A connection without a valid key in connection_init's `authorization` is closed
+          // (4403 Forbidden) before it can run anything, introspection included.
+          onConnect: async (ctx) =>
+            (await createContext(services, authorizationParam(ctx.connectionParams))).caller !==
+            null,
           // The enveloped execute/subscribe travel on rootValue (see onSubscribe).
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),

@@ -63,21 +63,24 @@ describe("HTTP surface", () => {
     }
   });
 
-  it("refuses WebSocket operations without a key as UNAUTHENTICATED", async () => {
+  it("closes a WebSocket whose connection_init carries no key (4403 Forbidden)", async () => {
     const client = createWsClient({
       url: `${baseUrl.replace("http", "ws")}/graphql`,
       webSocketImpl: WebSocket,
       retryAttempts: 0,
     });
     try {
-      const result = (await new Promise<unknown>((resolve, reject) => {
-        let value: unknown;
+      const closeCode = await new Promise<unknown>((resolve) => {
         client.subscribe(
           { query: viewerQuery },
-          { next: (data) => (value = data), error: reject, complete: () => resolve(value) },
+          {
+            next: () => resolve("answered"),
+            error: (error) => resolve((error as { code?: number }).code),
+            complete: () => resolve("completed"),
+          },
         );
-      })) as { errors: { extensions: { code: string } }[] };
-      expect(result.errors.map((e) => e.extensions.code)).toEqual(["UNAUTHENTICATED"]);
+      });
+      expect(closeCode).toBe(4403);
     } finally {
       await client.dispose();
     }

@@ -7,8 +7,10 @@ import {
   getNullableType,
   isEnumType,
   isInputObjectType,
+  isInterfaceType,
   isListType,
   isNonNullType,
+  isObjectType,
   isScalarType,
   parse,
   printSchema,
@@ -106,4 +108,80 @@ describe("access rules (fail closed)", () => {
       expect(errors.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
     });
   }
+});
+
+/**
+ * Object types without a type-level rule, each with the reason it needs none. Everything else
+ * must carry `authScopes`, so a type reached through `node`, a union or a nested field enforces
+ * the same scope as its root field. Add a rule to a new type rather than an entry here.
+ */
+const typesWithoutRule: Record<string, string> = {
+  Query: "root type: every field carries its own rule (test above)",
+  Mutation: "root type: every field carries its own rule (test above)",
+  Subscription: "root type: every field carries its own rule (test above)",
+  PageInfo:
+    "cursors and has-more flags only; shared by every connection, whose own type has a rule",
+};
+
+describe("access rules on types (fail closed)", () => {
+  const typeRuleOf = (type: { extensions: unknown }) =>
+    (type.extensions as { pothosOptions?: { authScopes?: unknown } }).pothosOptions?.authScopes;
+  const types = Object.values(schema.getTypeMap()).filter(
+    (type) => !type.name.startsWith("__") && (isObjectType(type) || isInterfaceType(type)),
+  );
+
+  it("gives every object type a type-level rule, or an allowlisted reason", () => {
+    const missing = types
+      .filter((type) => isObjectType(type) && typeRuleOf(type) == null)
+      .map((type) => type.name)
+      .filter((name) => !(name in typesWithoutRule));
+    expect(missing).toEqual([]);
+    expect(types.length).toBeGreaterThan(30);
+  });
+
+  it("keeps the allowlist short and true: each entry exists and has no rule", () => {
+    for (const name of Object.keys(typesWithoutRule)) {
+      const type = schema.getType(name);
+      if (!type) continue; // Subscription arrives with the subscriptions issue.
+      expect(typeRuleOf(type as never), name).toBeUndefined();
+    }
+    expect(Object.keys(typesWithoutRule).length).toBeLessThanOrEqual(5);
+  });
+
+  it("enforces type rules on the object itself (through isTypeOf), on every path to it", () => {
+    const unchecked = types
+      .filter((type) => isObjectType(type) && typeRuleOf(type) != null && !type.isTypeOf)
+      .map((type) => type.name);
+    expect(unchecked).toEqual([]);
+  });
+
+  it("puts credentials:read on every credential type and interface", () => {
+    const credentialTypes = [
+      "CredentialBase",
+      "BasicCredential",
+      "BearerCredential",
+      "OAuth2Credential",
+      "ClientCredentialsCredential",
+      "Secret",
+      "TokenRequestTemplate",
+      "CredentialEvent",
+      "CredentialAttempt",
+      "CredentialConnection",
+      "CredentialEdge",
+      "CredentialEventConnection",
+      "CredentialEventEdge",
+    ];
+    for (const name of credentialTypes) {
+      const type = schema.getType(name);
+      expect(type, name).toBeDefined();
+      expect(typeRuleOf(type as never), name).toEqual({ scope: "credentials:read" });
+    }
+    // Shared with acquireCredentialHeaders (credentials:use); the parent on each path decides.
+    for (const name of ["NameValue", "StatusReason"]) {
+      expect(typeRuleOf(schema.getType(name) as never), name).toEqual({
+        anyScope: ["credentials:read", "credentials:use"],
+      });
+    }
+    expect(typeRuleOf(schema.getType("ApiKey") as never)).toEqual({ scope: "admin" });
+  });
 });

@@ -20,6 +20,7 @@ const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
 const CreateApiKeySuccess = builder
   .objectRef<{ apiKey: { id: string }; key: string }>("CreateApiKeySuccess")
   .implement({
+    authScopes: { scope: "admin" },
     fields: (t) => ({
       apiKey: t.field({ type: ApiKeyRef, resolve: (result) => result.apiKey as never }),
       key: t.string({
@@ -52,6 +53,7 @@ const RevokeApiKeyInput = builder.inputType("RevokeApiKeyInput", {
 const RevokeApiKeySuccess = builder
   .objectRef<{ apiKey: { id: string } }>("RevokeApiKeySuccess")
   .implement({
+    authScopes: { scope: "admin" },
     fields: (t) => ({
       apiKey: t.field({ type: ApiKeyRef, resolve: (result) => result.apiKey as never }),
     }),

@@ -14,6 +14,17 @@ export type ApiKeyCreator = {
   environmentId: string | null;
 };
 
+/**
+ * Where clause for the API keys a caller administers: its workspace's, or, for a key limited to
+ * one environment, only the keys limited to that same environment.
+ */
+export function apiKeyScope(caller: { workspaceId: string; environmentId: string | null }) {
+  return {
+    workspaceId: caller.workspaceId,
+    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
+  };
+}
+
 const createApiKeyInput = z.object({
   name: nameSchema,
   scopes: z
@@ -71,12 +82,12 @@ export async function createApiKey(prisma: PrismaClient, creator: ApiKeyCreator,
 
 export async function revokeApiKey(
   prisma: PrismaClient,
-  caller: { workspaceId: string; actor: string },
+  caller: { workspaceId: string; environmentId: string | null; actor: string },
   apiKeyId: string,
 ) {
   return prisma.$transaction(async (tx) => {
     const existing = await tx.apiKey.findFirst({
-      where: { id: apiKeyId, workspaceId: caller.workspaceId },
+      where: { id: apiKeyId, ...apiKeyScope(caller) },
     });
     if (!existing) throw new NotFoundError("ApiKey");
     if (existing.revokedAt) return existing;

@@ -1,10 +1,13 @@
 import { builder } from "../../builder.js";
+import { callerOf } from "../../context.js";
 import { registerNodeLoader } from "../common/nodes.js";
 import { WorkspaceRef } from "../workspaces/workspaces.types.js";
+import { apiKeyScope } from "./api-keys.service.js";
 
 export const ApiKeyRef = builder.prismaNode("ApiKey", {
   id: { field: "id" },
-  // Keys are administered, so every field of one needs `admin`.
+  // Keys are administered, so every field of one needs `admin`. A key limited to an environment
+  // sees only the keys limited to that environment (the loaders and the list filter the others).
   authScopes: { scope: "admin" },
   description: "An API key. The key itself is shown once, at creation; only its prefix is kept.",
   fields: (t) => ({
@@ -18,16 +21,27 @@ export const ApiKeyRef = builder.prismaNode("ApiKey", {
   }),
 });
 
-registerNodeLoader("ApiKey", (id, { prisma, caller }) =>
-  caller
-    ? prisma.apiKey.findFirst({ where: { id, workspaceId: caller.workspaceId } })
-    : Promise.resolve(null),
+registerNodeLoader(
+  "ApiKey",
+  (id, { prisma, caller }) =>
+    caller
+      ? prisma.apiKey.findFirst({ where: { id, ...apiKeyScope(caller) } })
+      : Promise.resolve(null),
+  "admin",
 );
 
 builder.prismaObjectField(WorkspaceRef, "apiKeys", (t) =>
-  t.relatedConnection("apiKeys", {
-    authScopes: { scope: "admin" },
-    cursor: "id",
-    query: { orderBy: { id: "asc" } },
-  }),
+  t.relatedConnection(
+    "apiKeys",
+    {
+      authScopes: { scope: "admin" },
+      cursor: "id",
+      query: (_args, context) => ({
+        where: apiKeyScope(callerOf(context)),
+        orderBy: { id: "asc" },
+      }),
+    },
+    { authScopes: { scope: "admin" } },
+    { authScopes: { scope: "admin" } },
+  ),
 );

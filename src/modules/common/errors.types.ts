@@ -8,6 +8,8 @@ export const ErrorInterface = builder.interfaceRef<Error>("Error").implement({
 
 const FieldErrorRef = builder.objectRef<FieldError>("FieldError").implement({
   description: "A problem with one input field; `path` starts at the mutation argument.",
+  // Error results are shared by every mutation; each mutation field carries its own scope.
+  authScopes: { authenticated: true },
   fields: (t) => ({
     path: t.exposeStringList("path"),
     message: t.exposeString("message"),
@@ -16,6 +18,7 @@ const FieldErrorRef = builder.objectRef<FieldError>("FieldError").implement({
 
 builder.objectType(ValidationError, {
   name: "ValidationError",
+  authScopes: { authenticated: true },
   interfaces: [ErrorInterface],
   fields: (t) => ({
     fieldErrors: t.field({ type: [FieldErrorRef], resolve: (error) => error.fieldErrors }),
@@ -24,6 +27,7 @@ builder.objectType(ValidationError, {
 
 builder.objectType(NotFoundError, {
   name: "NotFoundError",
+  authScopes: { authenticated: true },
   interfaces: [ErrorInterface],
   fields: () => ({}),
 });

@@ -1,15 +1,21 @@
 // `node(id)`: every node type registers a workspace-scoped loader here, so an id from another
 // workspace, a malformed id and an id that never existed all answer null.
 import { brandWithType } from "@pothos/core";
-import { builder } from "../../builder.js";
+import { builder, forbidden } from "../../builder.js";
 import type { Context } from "../../context.js";
+import type { Scope } from "../../lib/auth.js";
 import { tryDecodeId } from "./ids.js";
 
 type NodeLoader = (rawId: string, context: Context) => Promise<object | null>;
-const loaders = new Map<string, NodeLoader>();
+const loaders = new Map<string, { load: NodeLoader; scope: Scope | null }>();
 
-export function registerNodeLoader(typename: string, loader: NodeLoader) {
-  loaders.set(typename, loader);
+/**
+ * `scope`: what the type's own root field requires. A caller without it is refused before
+ * anything is loaded, so `node` answers exactly as that root field does (FORBIDDEN whether or
+ * not the id exists). The type's own rule (`authScopes` on the type) applies on top.
+ */
+export function registerNodeLoader(typename: string, loader: NodeLoader, scope: Scope | null) {
+  loaders.set(typename, { load: loader, scope });
 }
 
 builder.queryField("node", (t) =>
@@ -23,7 +29,8 @@ builder.queryField("node", (t) =>
       const decoded = tryDecodeId(String(id));
       const loader = decoded && loaders.get(decoded.typename);
       if (!decoded || !loader) return null;
-      const node = await loader(decoded.id, context);
+      if (loader.scope && !context.caller?.scopes.has(loader.scope)) throw forbidden();
+      const node = await loader.load(decoded.id, context);
       if (node) brandWithType(node, decoded.typename as never);
       return node as never;
     },

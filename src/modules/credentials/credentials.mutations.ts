@@ -1,4 +1,4 @@
-import { builder } from "../../builder.js";
+import { builder, workspaceWide } from "../../builder.js";
 import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
@@ -130,6 +130,8 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
 
 const CredentialSuccess = (name: string) =>
   builder.objectRef<{ credential: object }>(name).implement({
+    // The credential inside needs credentials:read on top (its own type rule).
+    authScopes: { scope: "credentials:write" },
     fields: (t) => ({
       credential: t.field({
         type: CredentialUnion,
@@ -253,6 +255,7 @@ const DeleteCredentialInput = builder.inputType("DeleteCredentialInput", {
 const DeleteCredentialSuccess = builder
   .objectRef<{ deletedCredentialId: string }>("DeleteCredentialSuccess")
   .implement({
+    authScopes: { scope: "credentials:write" },
     fields: (t) => ({
       deletedCredentialId: t.exposeID("deletedCredentialId"),
     }),
@@ -330,6 +333,7 @@ const AcquireCredentialHeadersSuccess = builder
   }>("AcquireCredentialHeadersSuccess")
   .implement({
     description: "Ready-to-use auth material. It is secret: do not log it.",
+    authScopes: { scope: "credentials:use" },
     fields: (t) => ({
       headers: t.field({ type: [NameValueRef], resolve: (result) => result.headers }),
       queryParameters: t.field({
@@ -379,6 +383,7 @@ const RewrapSecretsInput = builder.inputType("RewrapSecretsInput", {
 const RewrapSecretsSuccess = builder
   .objectRef<{ rewrapped: number; remaining: number; activeKeyId: string }>("RewrapSecretsSuccess")
   .implement({
+    authScopes: { scope: "admin" },
     fields: (t) => ({
       rewrapped: t.exposeInt("rewrapped"),
       remaining: t.exposeInt("remaining", { description: "Secrets still under another key." }),
@@ -389,7 +394,7 @@ const RewrapSecretsSuccess = builder
 builder.mutationField("rewrapSecrets", (t) =>
   t.field({
     type: RewrapSecretsSuccess,
-    authScopes: { scope: "admin" },
+    ...workspaceWide("admin"),
     description: "Re-encrypts your workspace's secrets under the active encryption key.",
     errors: { types: commonErrors },
     args: { input: t.arg({ type: RewrapSecretsInput, required: true }) },

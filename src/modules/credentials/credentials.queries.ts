@@ -8,6 +8,7 @@ import {
   CredentialKindEnum,
   CredentialStatusEnum,
   CredentialUnion,
+  credentialsRead,
   credentialTypeNames,
 } from "./credentials.types.js";
 
@@ -26,7 +27,7 @@ builder.queryField("credential", (t) =>
   t.field({
     type: CredentialUnion,
     nullable: true,
-    authScopes: { scope: "credentials:read" },
+    authScopes: credentialsRead,
     description: "A credential by id; null when it does not exist in your workspace.",
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, context) => {
@@ -44,7 +45,7 @@ builder.queryField("credentials", (t) =>
     {
       type: CredentialBaseRef,
       cursor: "id",
-      authScopes: { scope: "credentials:read" },
+      authScopes: credentialsRead,
       description: "Credentials of your workspace, oldest first.",
       args: { filter: t.arg({ type: CredentialFilter }) },
       maxSize: 100,
@@ -70,7 +71,7 @@ builder.queryField("credentials", (t) =>
         return context.prisma.credential.findMany({ ...query, where, orderBy: { id: "asc" } });
       },
     },
-    { name: "CredentialConnection" },
-    { name: "CredentialEdge" },
+    { name: "CredentialConnection", authScopes: credentialsRead },
+    { name: "CredentialEdge", authScopes: credentialsRead },
   ),
 );

@@ -46,8 +46,19 @@ export const TokenEndpointAuthMethodEnum = builder.enumType("TokenEndpointAuthMe
   values: tokenEndpointAuthMethods,
 });
 
+/** Reading credentials: what `credential(id)` requires, on every path to a credential. */
+export const credentialsRead = { scope: "credentials:read" } as const;
+/**
+ * Types reached both from credentials (credentials:read) and from acquireCredentialHeaders
+ * (credentials:use). The parent on each path still enforces its own rule.
+ */
+export const credentialsReadOrUse = {
+  anyScope: ["credentials:read", "credentials:use"] as const,
+};
+
 export const StatusReasonRef = builder.objectRef<StatusReason>("StatusReason").implement({
   description: "Why a credential is not ACTIVE.",
+  authScopes: credentialsReadOrUse,
   fields: (t) => ({
     code: t.field({ type: CredentialErrorCodeEnum, resolve: (reason) => reason.code as never }),
     message: t.exposeString("message"),
@@ -64,6 +75,7 @@ type SecretSource = {
 export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
   description:
     "A secret field. Its value is never shown, except `value` to callers holding credentials:use (each read is audited).",
+  authScopes: credentialsRead,
   fields: (t) => ({
     isSet: t.boolean({ resolve: (secret) => secret.summary !== undefined }),
     preview: t.string({
@@ -80,6 +92,9 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
     value: t.string({
       nullable: true,
       description: "The plaintext, for callers holding credentials:use; null for everyone else.",
+      // On top of the type's credentials:read; without credentials:use the value is null.
+      authScopes: { scope: "credentials:use" },
+      unauthorizedResolver: () => null,
       resolve: async (secret, _args, context) => {
         if (!secret.summary || !context.caller?.scopes.has("credentials:use")) return null;
         return readSecretValue(
@@ -139,6 +154,7 @@ export const credentialTypeNames: readonly string[] = Object.values(kindTypeName
 export const CredentialBaseRef = builder.prismaInterface("Credential", {
   name: "CredentialBase",
   description: "What every kind of credential has.",
+  authScopes: credentialsRead,
   interfaces: [builder.nodeInterfaceRef()],
   select: { id: true, kind: true, workspaceId: true },
   resolveType: (credential) => kindTypeNames[credential.kind],
@@ -176,6 +192,7 @@ const globalId = (typeName: string) => ({
 export const BasicCredentialRef = builder.prismaNode("Credential", {
   variant: "BasicCredential",
   ...globalId("username and password login"),
+  authScopes: credentialsRead,
   interfaces: [CredentialBaseRef],
   select: { id: true, kind: true, workspaceId: true, settings: true },
   fields: (t) => ({
@@ -192,6 +209,8 @@ export const BasicCredentialRef = builder.prismaNode("Credential", {
 });
 
 const NameValueRef = builder.objectRef<{ name: string; value: string }>("NameValue").implement({
+  // Template headers (under a credential) and acquired headers (credentials:use).
+  authScopes: credentialsReadOrUse,
   fields: (t) => ({ name: t.exposeString("name"), value: t.exposeString("value") }),
 });
 
@@ -200,6 +219,7 @@ export const TokenRequestTemplateRef = builder
   .implement({
     description:
       "How to obtain a new token from a non-standard endpoint. Body and header values may use {{refreshToken}}, {{clientId}} and {{clientSecret}}.",
+    authScopes: credentialsRead,
     fields: (t) => ({
       endpoint: t.exposeString("endpoint"),
       method: t.exposeString("method"),
@@ -215,6 +235,7 @@ export const TokenRequestTemplateRef = builder
 export const BearerCredentialRef = builder.prismaNode("Credential", {
   variant: "BearerCredential",
   ...globalId("bearer token or API key"),
+  authScopes: credentialsRead,
   interfaces: [CredentialBaseRef],
   select: { id: true, kind: true, workspaceId: true, settings: true },
   fields: (t) => ({
@@ -261,6 +282,7 @@ function tokenSecret(field: string) {
 export const OAuth2CredentialRef = builder.prismaNode("Credential", {
   variant: "OAuth2Credential",
   ...globalId("OAuth 2.0 authorization-code credential"),
+  authScopes: credentialsRead,
   interfaces: [CredentialBaseRef],
   select: { id: true, kind: true, workspaceId: true, settings: true },
   fields: (t) => {
@@ -318,6 +340,7 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
 export const ClientCredentialsCredentialRef = builder.prismaNode("Credential", {
   variant: "ClientCredentialsCredential",
   ...globalId("OAuth 2.0 client-credentials connection"),
+  authScopes: credentialsRead,
   interfaces: [CredentialBaseRef],
   select: { id: true, kind: true, workspaceId: true, settings: true },
   fields: (t) => ({
@@ -359,22 +382,26 @@ export const CredentialUnion = builder.unionType("Credential", {
 });
 
 for (const [kind, typeName] of Object.entries(kindTypeNames)) {
-  registerNodeLoader(typeName, (id, context) =>
-    context.caller
-      ? context.prisma.credential.findFirst({
-          where: {
-            id,
-            kind: kind as keyof typeof kindTypeNames,
-            ...credentialScope(context.caller),
-          },
-        })
-      : Promise.resolve(null),
+  registerNodeLoader(
+    typeName,
+    (id, context) =>
+      context.caller
+        ? context.prisma.credential.findFirst({
+            where: {
+              id,
+              kind: kind as keyof typeof kindTypeNames,
+              ...credentialScope(context.caller),
+            },
+          })
+        : Promise.resolve(null),
+    credentialsRead.scope,
   );
 }
 
 builder.objectType(CredentialNotUsableError, {
   name: "CredentialNotUsableError",
   description: "The credential exists but its status does not allow handing out auth material.",
+  authScopes: { authenticated: true },
   interfaces: [ErrorInterface],
   fields: (t) => ({
     status: t.field({ type: CredentialStatusEnum, resolve: (error) => error.status }),
@@ -388,6 +415,7 @@ builder.objectType(CredentialProviderError, {
   name: "CredentialProviderError",
   description:
     "The provider refused or could not be reached (authorization, code exchange, token fetch or refresh).",
+  authScopes: { authenticated: true },
   interfaces: [ErrorInterface],
   fields: (t) => ({
     code: t.field({ type: CredentialErrorCodeEnum, resolve: (error) => error.code as never }),

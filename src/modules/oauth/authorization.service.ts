@@ -154,7 +154,12 @@ export type CompletedAuthorization = { credentialId: string; workspaceId: string
 export async function completeAuthorization(
   deps: Deps,
   parameters: CallbackParameters,
-  options: { workspaceId?: string; actor: string },
+  /**
+   * A caller's workspace and, for a key limited to one environment, that environment: a state
+   * started for a credential outside them answers exactly like an unknown state (nothing is
+   * claimed, no token request). The callback route passes neither.
+   */
+  options: { workspaceId?: string; environmentId?: string | null; actor: string },
 ): Promise<CompletedAuthorization> {
   const invalidState = () =>
     new CredentialProviderError(
@@ -164,10 +169,12 @@ export async function completeAuthorization(
   if (!parameters.state || parameters.state.length > 200) throw invalidState();
   const authorization = await deps.prisma.oAuthAuthorization.findUnique({
     where: { stateHash: hashState(parameters.state) },
+    include: { credential: { select: { environmentId: true } } },
   });
   if (
     !authorization ||
-    (options.workspaceId && authorization.workspaceId !== options.workspaceId)
+    (options.workspaceId && authorization.workspaceId !== options.workspaceId) ||
+    (options.environmentId && authorization.credential.environmentId !== options.environmentId)
   ) {
     throw invalidState();
   }

@@ -2,6 +2,7 @@ import { builder } from "../../builder.js";
 import { type Context, callerOf } from "../../context.js";
 import { commonErrors } from "../common/errors.types.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
+import { credentialScope } from "../credentials/credentials.service.js";
 import { CredentialUnion, credentialRawId, serviceDeps } from "../credentials/credentials.types.js";
 import { completeAuthorization, startAuthorization } from "./authorization.service.js";
 
@@ -12,6 +13,7 @@ const AuthorizeCredentialSuccess = builder
   .implement({
     description:
       "Open authorizationUrl (e.g. in a popup); the provider redirects back to the callback.",
+    authScopes: { scope: "credentials:write" },
     fields: (t) => ({
       authorizationUrl: t.exposeString("authorizationUrl"),
       state: t.exposeString("state"),
@@ -90,11 +92,15 @@ const CompleteAuthorizationInput = builder.inputType("CompleteAuthorizationInput
 const CompleteAuthorizationSuccess = builder
   .objectRef<{ credentialId: string; context: Context }>("CompleteAuthorizationSuccess")
   .implement({
+    // The credential inside needs credentials:read on top (its own type rule).
+    authScopes: { scope: "credentials:write" },
     fields: (t) => ({
       credential: t.field({
         type: CredentialUnion,
         resolve: ({ credentialId, context }) =>
-          context.prisma.credential.findUniqueOrThrow({ where: { id: credentialId } }) as never,
+          context.prisma.credential.findFirstOrThrow({
+            where: { id: credentialId, ...credentialScope(callerOf(context)) },
+          }) as never,
       }),
     }),
   });
@@ -110,6 +116,7 @@ builder.mutationField("completeAuthorization", (t) =>
       const caller = callerOf(context);
       const { credentialId } = await completeAuthorization(serviceDeps(context), input, {
         workspaceId: caller.workspaceId,
+        environmentId: caller.environmentId,
         actor: caller.actor,
       });
       return { credentialId, context };

@@ -6,6 +6,7 @@ import {
   CredentialErrorCodeEnum,
   CredentialStatusEnum,
   CredentialUnion,
+  credentialsRead,
   StatusReasonRef,
 } from "../credentials/credentials.types.js";
 
@@ -41,6 +42,7 @@ type AttemptSource = {
 
 const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt").implement({
   description: "One call to the provider: what was tried, how it went and how long it took.",
+  authScopes: credentialsRead,
   fields: (t) => ({
     action: t.field({ type: AttemptActionEnum, resolve: (a) => a.action.toUpperCase() as never }),
     outcome: t.field({
@@ -58,6 +60,7 @@ const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt
 });
 
 export const CredentialEventRef = builder.prismaObject("CredentialEvent", {
+  authScopes: credentialsRead,
   fields: (t) => ({
     id: t.exposeID("id"),
     type: t.expose("type", { type: CredentialEventTypeEnum }),
@@ -100,7 +103,7 @@ builder.prismaInterfaceField(CredentialBaseRef, "history", (t) =>
       query: { orderBy: { id: "desc" } },
       maxSize: 100,
     },
-    { name: "CredentialEventConnection" },
-    { name: "CredentialEventEdge" },
+    { name: "CredentialEventConnection", authScopes: credentialsRead },
+    { name: "CredentialEventEdge", authScopes: credentialsRead },
   ),
 );

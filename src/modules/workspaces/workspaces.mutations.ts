@@ -1,4 +1,4 @@
-import { builder } from "../../builder.js";
+import { builder, workspaceWide } from "../../builder.js";
 import { callerOf } from "../../context.js";
 import { commonErrors } from "../common/errors.types.js";
 import { createEnvironment, createWorkspace } from "./workspaces.service.js";
@@ -14,6 +14,7 @@ const CreateWorkspaceInput = builder.inputType("CreateWorkspaceInput", {
 const CreateWorkspaceSuccess = builder
   .objectRef<{ workspace: { id: string }; key: string }>("CreateWorkspaceSuccess")
   .implement({
+    authScopes: { scope: "platform" },
     fields: (t) => ({
       workspace: t.field({ type: WorkspaceRef, resolve: (result) => result.workspace as never }),
       adminApiKey: t.string({
@@ -26,7 +27,7 @@ const CreateWorkspaceSuccess = builder
 builder.mutationField("createWorkspace", (t) =>
   t.field({
     type: CreateWorkspaceSuccess,
-    authScopes: { scope: "platform" },
+    ...workspaceWide("platform"),
     errors: { types: commonErrors },
     args: { input: t.arg({ type: CreateWorkspaceInput, required: true }) },
     resolve: (_root, { input }, context) =>
@@ -44,6 +45,7 @@ const CreateEnvironmentInput = builder.inputType("CreateEnvironmentInput", {
 const CreateEnvironmentSuccess = builder
   .objectRef<{ environment: { id: string } }>("CreateEnvironmentSuccess")
   .implement({
+    authScopes: { scope: "admin" },
     fields: (t) => ({
       environment: t.field({
         type: EnvironmentRef,
@@ -55,7 +57,7 @@ const CreateEnvironmentSuccess = builder
 builder.mutationField("createEnvironment", (t) =>
   t.field({
     type: CreateEnvironmentSuccess,
-    authScopes: { scope: "admin" },
+    ...workspaceWide("admin"),
     errors: { types: commonErrors },
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true }) },
     resolve: async (_root, { input }, context) => {

@@ -1,8 +1,10 @@
 import { builder } from "../../builder.js";
 import { registerNodeLoader } from "../common/nodes.js";
 
+// Any caller of the workspace reads it; `platform` also reads a workspace it has just created.
 export const WorkspaceRef = builder.prismaNode("Workspace", {
   id: { field: "id" },
+  authScopes: (workspace) => ({ $any: { inWorkspace: workspace.id, scope: "platform" } }),
   fields: (t) => ({
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
@@ -13,6 +15,9 @@ export const WorkspaceRef = builder.prismaNode("Workspace", {
 
 export const EnvironmentRef = builder.prismaNode("Environment", {
   id: { field: "id" },
+  authScopes: (environment) => ({
+    $any: { inWorkspace: environment.workspaceId, scope: "platform" },
+  }),
   fields: (t) => ({
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
@@ -20,21 +25,28 @@ export const EnvironmentRef = builder.prismaNode("Environment", {
   }),
 });
 
-registerNodeLoader("Workspace", (id, { prisma, caller }) =>
-  id === caller?.workspaceId
-    ? prisma.workspace.findUnique({ where: { id } })
-    : Promise.resolve(null),
+registerNodeLoader(
+  "Workspace",
+  (id, { prisma, caller }) =>
+    id === caller?.workspaceId
+      ? prisma.workspace.findUnique({ where: { id } })
+      : Promise.resolve(null),
+  null,
 );
-registerNodeLoader("Environment", (id, { prisma, caller }) =>
-  caller
-    ? prisma.environment.findFirst({ where: { id, workspaceId: caller.workspaceId } })
-    : Promise.resolve(null),
+registerNodeLoader(
+  "Environment",
+  (id, { prisma, caller }) =>
+    caller
+      ? prisma.environment.findFirst({ where: { id, workspaceId: caller.workspaceId } })
+      : Promise.resolve(null),
+  null,
 );
 
 export type Viewer = { subject: string | null; scopes: string[]; workspaceId: string };
 
 export const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
   description: "The authenticated caller.",
+  authScopes: { authenticated: true },
   fields: (t) => ({
     subject: t.exposeString("subject", { nullable: true }),
     scopes: t.exposeStringList("scopes"),
