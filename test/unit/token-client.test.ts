@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Outbound } from "../../src/lib/outbound.js";
 import {
   backoffDelayMs,
   encodeClientCredentialsForBasic,
@@ -59,7 +60,11 @@ afterEach(() => {
   requests = [];
 });
 
+// Loopback only, as outside production by default.
+const outbound = new Outbound({ production: false, allow: ["127.0.0.0/8", "::1"] });
+
 afterAll(async () => {
+  await outbound.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -68,6 +73,7 @@ const refreshToken = "refresh-TOKEN-a1b2c3d4";
 
 function refreshRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {
   return {
+    outbound,
     tokenUrl: `${baseUrl}/token`,
     parameters: { grant_type: "refresh_token", refresh_token: refreshToken },
     client: { clientId: "keyport-client", clientSecret, method: "CLIENT_SECRET_BASIC" },
