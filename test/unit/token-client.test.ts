@@ -5,6 +5,7 @@ import { Outbound } from "../../src/lib/outbound.js";
 import {
   backoffDelayMs,
   encodeClientCredentialsForBasic,
+  MAX_EXPIRES_IN_SECONDS,
   parseRetryAfter,
   requestToken,
   type TokenAttempt,
@@ -426,11 +427,16 @@ describe("requestToken responses", () => {
     }
   });
 
-  it("parses expires_in given as a string and ignores unusable values", async () => {
+  it("parses expires_in given as a string, clamps it to a year and ignores unusable values", async () => {
     const expiresIn = [
       ["3600", 3600],
       [" 7200 ", 7200],
       [120.5, 120.5],
+      // Clamped to a year, so no provider number can overflow a date.
+      [1e15, MAX_EXPIRES_IN_SECONDS],
+      ["1e15", MAX_EXPIRES_IN_SECONDS],
+      [Number.MAX_SAFE_INTEGER, MAX_EXPIRES_IN_SECONDS],
+      [365 * 24 * 3600, 365 * 24 * 3600],
       ["soon", null],
       [-5, null],
       [0, null],

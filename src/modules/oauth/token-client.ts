@@ -72,6 +72,9 @@ export const RETRY_AFTER_CAP_MS = 30_000;
 export function retryAfterCapMs(timeoutMs: number): number {
   return Math.min(RETRY_AFTER_CAP_MS, Math.max(1_000, timeoutMs * 3));
 }
+/** The longest lifetime taken from `expires_in`: a year. Longer claims are cut to it, so a
+ * provider's number can never overflow a date. */
+export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 60 * 60;
 
 // Error codes registered by RFC 6749, 6750, 8628, 8693 and 9449. Only these may be reported: an
 // endpoint that echoes the request can put a secret in the `error` field itself.
@@ -571,7 +574,7 @@ function parseExpiresIn(value: unknown): number | null {
       : typeof value === "string" && value.trim() !== ""
         ? Number(value)
         : Number.NaN;
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_EXPIRES_IN_SECONDS) : null;
 }
 
 function parseScope(value: unknown): string | null {
