@@ -188,7 +188,7 @@ export class Outbound {
         // fetch() checks those itself). The socket connects to what it returns: the checked
         // address, and only that one.
         lookup: (hostname, options, callback) => {
-          this.resolveChecked(hostname).then(
+          this.resolve(hostname).then(
             (address) => {
               if ((options as { all?: boolean }).all) callback(null, [address] as never);
               else callback(null, address.address, address.family);
@@ -260,8 +260,11 @@ export class Outbound {
     return url;
   }
 
-  /** Resolves a host name and returns its first address once every address passed the policy. */
-  private async resolveChecked(hostname: string): Promise<ResolvedAddress> {
+  /**
+   * Resolves a host name and returns the address a connection would use: the first one, once
+   * every address passed the policy. Throws OutboundRefusedError or OutboundError ("network").
+   */
+  async resolve(hostname: string): Promise<ResolvedAddress> {
     const host = normalizeHost(hostname);
     let addresses: readonly ResolvedAddress[];
     try {
