@@ -63,7 +63,8 @@ function checkMetadataUrls(outbound: Outbound, metadata: ServerMetadata): void {
     const problem = outbound.urlProblem(value);
     if (problem) {
       // The host may be named; the URL itself is not echoed.
-      const host = URL.canParse(value) ? ` (${new URL(value).hostname})` : "";
+      const hostname = URL.canParse(value) ? new URL(value).hostname : "";
+      const host = hostname ? ` (${hostname})` : "";
       throw new DiscoveryError(`the metadata's ${name}${host} ${problem}`, "ENDPOINT_NOT_ALLOWED");
     }
   }
