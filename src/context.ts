@@ -12,6 +12,7 @@ import {
 } from "./lib/auth.js";
 import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
+import type { Outbound } from "./lib/outbound.js";
 import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
@@ -38,6 +39,8 @@ export interface Services {
   keyRing: KeyRing;
   refresher: Refresher;
   verifyJwt: JwtVerifier | null;
+  /** The one path for outbound HTTP requests, with the address policy from OUTBOUND_ALLOW. */
+  outbound: Outbound;
 }
 
 export type Context = {
@@ -146,13 +149,16 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
 }
 
 /** What domain services use: the shared services and the database client. */
-export type ServiceDeps = Pick<Services, "keyRing" | "logger" | "config" | "refresher"> & {
+export type ServiceDeps = Pick<
+  Services,
+  "keyRing" | "logger" | "config" | "refresher" | "outbound"
+> & {
   prisma: PrismaClient;
 };
 
 export function serviceDepsOf(services: Services): ServiceDeps {
-  const { keyRing, logger, config, refresher } = services;
-  return { prisma: services.db.prisma, keyRing, logger, config, refresher };
+  const { keyRing, logger, config, refresher, outbound } = services;
+  return { prisma: services.db.prisma, keyRing, logger, config, refresher, outbound };
 }
 
 /** The caller of a field whose auth rule already requires one. */

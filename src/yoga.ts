@@ -20,6 +20,7 @@ import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.
 import { useHideSchema } from "./lib/hide-schema.js";
 import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
+import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
@@ -30,6 +31,9 @@ export type KeyportOptions = {
   /** Use this database instead of opening the configured one (tests pass an in-memory one). */
   database?: Database;
   logSink?: LogSink;
+  /** Use this outbound path instead of one built from the configuration (tests inject one with
+   * their own allow list or DNS lookup). Closed with the app. */
+  outbound?: Outbound;
 };
 
 export type Keyport = {
@@ -66,7 +70,8 @@ export async function createKeyport(
     if (!options.database) await db.close();
     throw new ConfigError(keyProblems);
   }
-  const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config });
+  const outbound = options.outbound ?? createOutbound(config);
+  const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config, outbound });
   const services: Services = {
     config,
     db,
@@ -74,11 +79,14 @@ export async function createKeyport(
     pubsub,
     keyRing,
     refresher,
+    outbound,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
       jwksUrl: config.auth.jwksUrl,
       issuer: config.auth.issuer,
       audience: config.auth.audience,
+      outbound,
+      jwksTimeoutMs: Math.min(5_000, config.oauth.tokenRequestTimeoutMs),
     }),
   };
 
@@ -167,6 +175,7 @@ export async function createKeyport(
       refresher.stopSweeper();
       for (const socket of sockets) socket.close();
       await pubsub.close();
+      await outbound.close();
       await db.close();
     },
   };

@@ -2,11 +2,13 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import {
   createRemoteJWKSet,
+  customFetch,
   type JWTPayload,
   type JWTVerifyGetKey,
   errors as joseErrors,
   jwtVerify,
 } from "jose";
+import type { Outbound } from "./outbound.js";
 
 export const scopes = [
   "credentials:read",
@@ -73,6 +75,10 @@ export type JwtVerifierOptions = {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** The outbound path the key set is fetched through (required with jwksUrl). */
+  outbound?: Outbound | undefined;
+  /** Deadline of one key set fetch (default 5 s). */
+  jwksTimeoutMs?: number | undefined;
 };
 
 export class JwtRejected extends Error {
@@ -103,10 +109,16 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier | nu
     key = new TextEncoder().encode(options.secret);
     algorithms = symmetricAlgorithms;
   } else if (options.jwksUrl) {
+    const { outbound } = options;
+    if (!outbound) throw new Error("a JWKS URL needs the outbound path to fetch it through");
+    const timeoutMs = options.jwksTimeoutMs ?? 5_000;
     key = createRemoteJWKSet(new URL(options.jwksUrl), {
-      timeoutDuration: 5_000,
+      timeoutDuration: timeoutMs,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
+      // Through the outbound path: address policy, no redirects, size and time caps.
+      [customFetch]: (url, init) =>
+        outbound.fetch(url, { headers: init.headers, signal: init.signal, timeoutMs }),
     });
     algorithms = asymmetricAlgorithms;
   } else {

@@ -12,6 +12,7 @@ import {
 } from "../../src/db.js";
 import { type Config, parseEnv } from "../../src/env.js";
 import { formatEncryptionKeys, generateEncryptionKey } from "../../src/lib/crypto.js";
+import { createOutbound, type OutboundLookup } from "../../src/lib/outbound.js";
 import { createKeyport, type Keyport } from "../../src/yoga.js";
 
 export const postgresServerUrl = process.env.DATABASE_URL || undefined;
@@ -98,14 +99,18 @@ export async function startTestApp(
     env?: Record<string, string>;
     onQuery?: QueryListener;
     testDatabase?: TestDatabase;
+    /** Resolves host names for outbound requests instead of the system resolver. */
+    outboundLookup?: OutboundLookup;
   } = {},
 ): Promise<TestApp> {
   const testDatabase = options.testDatabase ?? (await createTestDatabase());
   const database = await testDatabase.open({ onQuery: options.onQuery });
   const logs: string[] = [];
-  const keyport = await createKeyport(testConfig(options.env), {
+  const config = testConfig(options.env);
+  const keyport = await createKeyport(config, {
     database,
     logSink: (line) => logs.push(line),
+    ...(options.outboundLookup ? { outbound: createOutbound(config, options.outboundLookup) } : {}),
   });
   if (keyport.bootstrap.created) testDatabase.adminKey = keyport.bootstrap.adminApiKey;
   const adminKey = testDatabase.adminKey;

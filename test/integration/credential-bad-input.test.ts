@@ -97,30 +97,26 @@ describe("credential bad input", () => {
     ).toEqual(["input.clientCredentials.tokenUrl"]);
   });
 
-  it("requires https in production, except on loopback", async () => {
-    expect(
-      await rejected(
-        {
-          name: "plain http",
-          verify: false,
-          clientCredentials: {
-            clientId: "c",
-            clientSecret: "s-value",
-            tokenUrl: "http://auth.example/t",
-          },
-        },
-        production,
-      ),
-    ).toEqual(["input.clientCredentials.tokenUrl"]);
-    await createCredential(production, {
-      name: "loopback",
+  it("requires https in production, loopback and look-alike hosts included", async () => {
+    const tokenUrl = (url: string, name: string) => ({
+      name,
       verify: false,
-      clientCredentials: {
-        clientId: "c",
-        clientSecret: "s-value",
-        tokenUrl: "http://127.0.0.1:8080/t",
-      },
+      clientCredentials: { clientId: "c", clientSecret: "s-value", tokenUrl: url },
     });
+    for (const url of [
+      "http://auth.example/t",
+      "http://127.0.0.1:8080/t",
+      "http://localhost:8080/t",
+      "http://127.attacker.example/t",
+      // https, but loopback: production admits none unless OUTBOUND_ALLOW names it.
+      "https://127.0.0.1:8443/t",
+      "https://[::1]:8443/t",
+    ]) {
+      expect(await rejected(tokenUrl(url, "plain http"), production), url).toEqual([
+        "input.clientCredentials.tokenUrl",
+      ]);
+    }
+    await createCredential(production, tokenUrl("https://auth.example/t", "https"));
   });
 
   it("rejects bad kind settings and names every field at once", async () => {

@@ -1,9 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Outbound } from "../../src/lib/outbound.js";
 import {
   backoffDelayMs,
   encodeClientCredentialsForBasic,
+  MAX_EXPIRES_IN_SECONDS,
   parseRetryAfter,
   requestToken,
   type TokenAttempt,
@@ -59,7 +61,11 @@ afterEach(() => {
   requests = [];
 });
 
+// Loopback only, as outside production by default.
+const outbound = new Outbound({ production: false, allow: ["127.0.0.0/8", "::1"] });
+
 afterAll(async () => {
+  await outbound.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -68,6 +74,7 @@ const refreshToken = "refresh-TOKEN-a1b2c3d4";
 
 function refreshRequest(overrides: Partial<TokenRequest> = {}): TokenRequest {
   return {
+    outbound,
     tokenUrl: `${baseUrl}/token`,
     parameters: { grant_type: "refresh_token", refresh_token: refreshToken },
     client: { clientId: "keyport-client", clientSecret, method: "CLIENT_SECRET_BASIC" },
@@ -432,11 +439,16 @@ describe("requestToken responses", () => {
     }
   });
 
-  it("parses expires_in given as a string and ignores unusable values", async () => {
+  it("parses expires_in given as a string, clamps it to a year and ignores unusable values", async () => {
     const expiresIn = [
       ["3600", 3600],
       [" 7200 ", 7200],
       [120.5, 120.5],
+      // Clamped to a year, so no provider number can overflow a date.
+      [1e15, MAX_EXPIRES_IN_SECONDS],
+      ["1e15", MAX_EXPIRES_IN_SECONDS],
+      [Number.MAX_SAFE_INTEGER, MAX_EXPIRES_IN_SECONDS],
+      [365 * 24 * 3600, 365 * 24 * 3600],
       ["soon", null],
       [-5, null],
       [0, null],

@@ -93,7 +93,7 @@ export async function createCredential(
   caller: CredentialActor,
   input: CreateCredentialRequest,
 ) {
-  const context = { production: deps.config.production };
+  const context = { production: deps.config.production, outbound: deps.outbound };
   const errors: FieldError[] = [];
   const base = createBase.safeParse(input);
   if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));
@@ -176,6 +176,7 @@ async function fetchClientCredentialsToken(
 ) {
   try {
     const { token } = await requestToken({
+      outbound: deps.outbound,
       tokenUrl: settings.tokenUrl,
       parameters: clientCredentialsParameters(settings),
       client: {
@@ -267,7 +268,7 @@ async function updateOnce(
   });
   if (!existing) throw new NotFoundError("Credential");
   const definition = kindDefinitions[existing.kind];
-  const context = { production: deps.config.production };
+  const context = { production: deps.config.production, outbound: deps.outbound };
   const errors: FieldError[] = [];
   const base = updateBase.safeParse(input);
   if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));

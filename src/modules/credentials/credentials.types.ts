@@ -37,6 +37,7 @@ export const CredentialErrorCodeEnum = builder.enumType("CredentialErrorCode", {
     "CONNECTION_REFUSED",
     "PROVIDER_UNAVAILABLE",
     "RATE_LIMITED",
+    "ENDPOINT_NOT_ALLOWED",
   ] as const,
 });
 export const TokenPlacementEnum = builder.enumType("TokenPlacement", {

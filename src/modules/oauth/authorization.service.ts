@@ -1,16 +1,17 @@
 // The authorization-code flow with PKCE: starting it (state, verifier, URL), and completing it
 // from the callback or the completeAuthorization mutation.
 import { createHash, randomBytes } from "node:crypto";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, customFetch, jwtVerify } from "jose";
 import { z } from "zod";
 import type { ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
+import type { Outbound } from "../../lib/outbound.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import { credentialScope } from "../credentials/credentials.service.js";
-import { scopeList, urlSchema } from "../credentials/kinds/common.js";
+import { scopeList, urlSchema, type ValidationContext } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
@@ -33,9 +34,9 @@ export const hashState = (state: string) => createHash("sha256").update(state).d
 export const pkceChallenge = (verifier: string) =>
   base64url(createHash("sha256").update(verifier).digest());
 
-const startInput = (production: boolean) =>
+const startInput = (context: ValidationContext) =>
   z.object({
-    redirectUri: urlSchema({ production }).nullish(),
+    redirectUri: urlSchema(context).nullish(),
     scopes: scopeList.nullish(),
     addScopes: scopeList.nullish(),
   });
@@ -49,7 +50,10 @@ export async function startAuthorization(
   input: { redirectUri?: string | null; scopes?: string[] | null; addScopes?: string[] | null },
   reauthorize: boolean,
 ): Promise<StartedAuthorization> {
-  const parsed = startInput(deps.config.production).safeParse(input);
+  const parsed = startInput({
+    production: deps.config.production,
+    outbound: deps.outbound,
+  }).safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw fieldError(issue?.path.map(String) ?? [], issue?.message ?? "is not valid");
@@ -62,6 +66,7 @@ export async function startAuthorization(
   const settings = settingsOf<OAuth2Settings>(credential);
   const began = Date.now();
   const endpoints = await endpointsOrProviderError(
+    deps.outbound,
     settings,
     deps.config.oauth.tokenRequestTimeoutMs,
   );
@@ -190,6 +195,7 @@ export async function completeAuthorization(
   if (!credential) throw invalidState();
   const settings = settingsOf<OAuth2Settings>(credential);
   const endpoints = await endpointsOrProviderError(
+    deps.outbound,
     settings,
     deps.config.oauth.tokenRequestTimeoutMs,
   );
@@ -269,6 +275,7 @@ export async function completeAuthorization(
   let attempts: TokenAttempt[];
   try {
     ({ token, attempts } = await requestToken({
+      outbound: deps.outbound,
       tokenUrl: endpoints.tokenUrl,
       parameters: {
         grant_type: "authorization_code",
@@ -311,6 +318,7 @@ export async function completeAuthorization(
         clientId: settings.clientId,
         nonce: authorization.nonce,
         timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+        outbound: deps.outbound,
       });
     } catch {
       throw await fail("AUTHORIZATION_FAILED", "The id_token could not be verified.", exchange);
@@ -372,7 +380,27 @@ export async function completeAuthorization(
   return ids;
 }
 
-const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+// Key sets per outbound policy and URL: jose caches the keys inside each one.
+const jwksCaches = new WeakMap<Outbound, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
+
+function remoteKeySet(outbound: Outbound, jwksUri: string, timeoutMs: number) {
+  let cache = jwksCaches.get(outbound);
+  if (!cache) {
+    cache = new Map();
+    jwksCaches.set(outbound, cache);
+  }
+  let jwks = cache.get(jwksUri);
+  if (!jwks) {
+    jwks = createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: timeoutMs,
+      // Through the outbound path: address policy, no redirects, size and time caps.
+      [customFetch]: (url, options) =>
+        outbound.fetch(url, { headers: options.headers, signal: options.signal, timeoutMs }),
+    });
+    cache.set(jwksUri, jwks);
+  }
+  return jwks;
+}
 
 async function verifiedSubject(
   idToken: string,
@@ -382,16 +410,13 @@ async function verifiedSubject(
     clientId: string;
     nonce: string | null;
     timeoutMs: number;
+    outbound: Outbound;
   },
 ): Promise<string> {
   if (!options.jwksUri || !options.issuer) {
     throw new Error("no issuer keys to verify the id_token with");
   }
-  let jwks = jwksCache.get(options.jwksUri);
-  if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(options.jwksUri), { timeoutDuration: options.timeoutMs });
-    jwksCache.set(options.jwksUri, jwks);
-  }
+  const jwks = remoteKeySet(options.outbound, options.jwksUri, options.timeoutMs);
   const { payload } = await jwtVerify(idToken, jwks, {
     issuer: options.issuer,
     audience: options.clientId,

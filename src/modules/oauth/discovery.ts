@@ -1,6 +1,8 @@
 // Authorization server metadata (RFC 8414, OpenID Connect Discovery). The metadata's `issuer`
-// must equal the issuer it was fetched for, or it is refused (mix-up defence).
+// must equal the issuer it was fetched for, or it is refused (mix-up defence). Every URL in it
+// passes the outbound policy before it is used, like a URL a caller entered.
 import { z } from "zod";
+import { type Outbound, OutboundRefusedError } from "../../lib/outbound.js";
 
 export type ServerMetadata = {
   issuer: string;
@@ -13,6 +15,13 @@ export type ServerMetadata = {
 
 export class DiscoveryError extends Error {
   override name = "DiscoveryError";
+  constructor(
+    message: string,
+    /** ENDPOINT_NOT_ALLOWED when the policy refused the issuer or a URL in its metadata. */
+    readonly code: "ENDPOINT_NOT_ALLOWED" | null = null,
+  ) {
+    super(message);
+  }
 }
 
 const metadataSchema = z.object({
@@ -25,7 +34,41 @@ const metadataSchema = z.object({
 });
 
 const cacheTtlMs = 10 * 60_000;
-const cache = new Map<string, { metadata: ServerMetadata; fetchedAt: number }>();
+type CacheEntry = { metadata: ServerMetadata; fetchedAt: number };
+// One cache per outbound policy: metadata checked under one policy is not reused under another.
+const caches = new WeakMap<Outbound, Map<string, CacheEntry>>();
+
+function cacheOf(outbound: Outbound): Map<string, CacheEntry> {
+  let cache = caches.get(outbound);
+  if (!cache) {
+    cache = new Map();
+    caches.set(outbound, cache);
+  }
+  return cache;
+}
+
+const metadataUrlFields = [
+  ["authorization_endpoint", "authorizationEndpoint"],
+  ["token_endpoint", "tokenEndpoint"],
+  ["revocation_endpoint", "revocationEndpoint"],
+  ["jwks_uri", "jwksUri"],
+] as const;
+
+/** Refuses metadata with a URL the outbound policy refuses (the authorization endpoint too:
+ * browsers are sent there, so it must be http(s), https in production). */
+function checkMetadataUrls(outbound: Outbound, metadata: ServerMetadata): void {
+  for (const [name, field] of metadataUrlFields) {
+    const value = metadata[field];
+    if (value === null) continue;
+    const problem = outbound.urlProblem(value);
+    if (problem) {
+      // The host may be named; the URL itself is not echoed.
+      const hostname = URL.canParse(value) ? new URL(value).hostname : "";
+      const host = hostname ? ` (${hostname})` : "";
+      throw new DiscoveryError(`the metadata's ${name}${host} ${problem}`, "ENDPOINT_NOT_ALLOWED");
+    }
+  }
+}
 
 function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);
@@ -37,21 +80,36 @@ function wellKnownUrls(issuer: string): string[] {
   ];
 }
 
-export async function discover(issuer: string, timeoutMs: number): Promise<ServerMetadata> {
+/** The issuer's metadata. `timeoutMs` bounds the whole discovery, every well-known URL tried. */
+export async function discover(
+  outbound: Outbound,
+  issuer: string,
+  timeoutMs: number,
+): Promise<ServerMetadata> {
+  const cache = cacheOf(outbound);
   const cached = cache.get(issuer);
   if (cached && Date.now() - cached.fetchedAt < cacheTtlMs) return cached.metadata;
+  const deadline = AbortSignal.timeout(timeoutMs);
   for (const url of wellKnownUrls(issuer)) {
+    if (deadline.aborted) break;
     let response: Response;
     try {
-      response = await fetch(url, {
+      response = await outbound.fetch(url, {
         headers: { accept: "application/json" },
-        redirect: "error",
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline,
+        timeoutMs,
       });
-    } catch {
+    } catch (error) {
+      if (error instanceof OutboundRefusedError) {
+        throw new DiscoveryError(`issuer not allowed: ${error.message}`, "ENDPOINT_NOT_ALLOWED");
+      }
       continue;
     }
-    if (!response.ok) continue;
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      continue;
+    }
+    // The outbound path cuts the body at its size cap; an oversized document fails to parse.
     const parsed = metadataSchema.safeParse(await response.json().catch(() => null));
     if (!parsed.success) continue;
     if (parsed.data.issuer.replace(/\/+$/, "") !== issuer.replace(/\/+$/, "")) {
@@ -65,6 +123,7 @@ export async function discover(issuer: string, timeoutMs: number): Promise<Serve
       jwksUri: parsed.data.jwks_uri ?? null,
       issParameterSupported: parsed.data.authorization_response_iss_parameter_supported === true,
     };
+    checkMetadataUrls(outbound, metadata);
     cache.set(issuer, { metadata, fetchedAt: Date.now() });
     return metadata;
   }
@@ -82,6 +141,7 @@ export type Endpoints = {
 
 /** The credential's own endpoints, completed from the issuer's metadata when it has an issuer. */
 export async function resolveEndpoints(
+  outbound: Outbound,
   settings: {
     issuer: string | null;
     authorizationUrl: string | null;
@@ -101,13 +161,17 @@ export async function resolveEndpoints(
   if (!settings.issuer) return own;
   let metadata: ServerMetadata;
   try {
-    metadata = await discover(settings.issuer, timeoutMs);
+    metadata = await discover(outbound, settings.issuer, timeoutMs);
   } catch (error) {
     // With both endpoints configured, metadata only adds the id_token keys and the iss flag.
+    // Metadata for another issuer, or with URLs the policy refuses, is reported all the same.
     if (
       settings.authorizationUrl &&
       settings.tokenUrl &&
-      !(error instanceof DiscoveryError && error.message.includes("different"))
+      !(
+        error instanceof DiscoveryError &&
+        (error.message.includes("different") || error.code === "ENDPOINT_NOT_ALLOWED")
+      )
     ) {
       return own;
     }

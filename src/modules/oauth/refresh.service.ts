@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import type { Outbound } from "../../lib/outbound.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import type { ClientCredentialsSettings } from "../credentials/kinds/client-credentials.js";
@@ -13,7 +14,7 @@ import type { CredentialKind, CredentialStatus } from "../credentials/kinds/comm
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
-import { resolveEndpoints } from "./discovery.js";
+import { DiscoveryError, resolveEndpoints } from "./discovery.js";
 import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
 import { shouldRefresh } from "./should-refresh.js";
 import {
@@ -280,8 +281,13 @@ export class Refresher {
       client = clientAuth(settings, secrets.clientSecret ?? null);
     } else {
       const settings = settingsOf<OAuth2Settings>(row);
-      tokenUrl = (await endpointsOrProviderError(settings, config.oauth.tokenRequestTimeoutMs))
-        .tokenUrl;
+      tokenUrl = (
+        await endpointsOrProviderError(
+          this.deps.outbound,
+          settings,
+          config.oauth.tokenRequestTimeoutMs,
+        )
+      ).tokenUrl;
       parameters = { grant_type: "refresh_token", refresh_token: secrets.refreshToken ?? "" };
       client = clientAuth(settings, secrets.clientSecret ?? null);
     }
@@ -296,6 +302,7 @@ export class Refresher {
     try {
       ({ token, attempts } = await requestToken(
         {
+          outbound: this.deps.outbound,
           tokenUrl,
           parameters,
           client,
@@ -564,17 +571,21 @@ export class Refresher {
 
 /** Endpoints, with a failed discovery reported as the provider being unavailable. */
 export async function endpointsOrProviderError(
-  settings: Parameters<typeof resolveEndpoints>[0],
+  outbound: Outbound,
+  settings: Parameters<typeof resolveEndpoints>[1],
   timeoutMs: number,
 ) {
   try {
-    return await resolveEndpoints(settings, timeoutMs);
+    return await resolveEndpoints(outbound, settings, timeoutMs);
   } catch (error) {
     const message = error instanceof Error ? error.message : "discovery failed";
-    throw new CredentialProviderError(
-      message.includes("different issuer") ? "AUTHORIZATION_FAILED" : "PROVIDER_UNAVAILABLE",
-      `Authorization server metadata: ${message}.`,
-    );
+    const code =
+      error instanceof DiscoveryError && error.code === "ENDPOINT_NOT_ALLOWED"
+        ? "ENDPOINT_NOT_ALLOWED"
+        : message.includes("different issuer")
+          ? "AUTHORIZATION_FAILED"
+          : "PROVIDER_UNAVAILABLE";
+    throw new CredentialProviderError(code, `Authorization server metadata: ${message}.`);
   }
 }
 

@@ -2,12 +2,13 @@
 // to the caller's audit entry and never blocks the delete.
 import type { Services } from "../../context.js";
 import type { CredentialSecret } from "../../generated/prisma/client.js";
+import { OutboundRefusedError } from "../../lib/outbound.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { resolveEndpoints } from "./discovery.js";
 import { encodeClientCredentialsForBasic } from "./token-client.js";
 
-type Deps = Pick<Services, "keyRing" | "logger" | "config">;
+type Deps = Pick<Services, "keyRing" | "logger" | "config" | "outbound">;
 
 export type RevocationOutcome = "revoked" | "failed" | "skipped";
 
@@ -38,7 +39,11 @@ export async function revokeOnDelete(
     const settings = settingsOf<OAuth2Settings>(
       credential as { kind: "OAUTH2"; settings: unknown },
     );
-    const endpoints = await resolveEndpoints(settings, deps.config.oauth.tokenRequestTimeoutMs);
+    const endpoints = await resolveEndpoints(
+      deps.outbound,
+      settings,
+      deps.config.oauth.tokenRequestTimeoutMs,
+    );
     const refreshToken = await decrypt("refreshToken");
     const token = refreshToken ?? (await decrypt("accessToken"));
     if (!endpoints.revocationUrl || !token) return "skipped";
@@ -57,21 +62,28 @@ export async function revokeOnDelete(
       body.set("client_id", settings.clientId);
       if (clientSecret) body.set("client_secret", clientSecret);
     }
-    const response = await fetch(endpoints.revocationUrl, {
+    const response = await deps.outbound.fetch(endpoints.revocationUrl, {
       method: "POST",
       headers,
       body,
-      redirect: "error",
-      signal: AbortSignal.timeout(deps.config.oauth.tokenRequestTimeoutMs),
+      timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
     });
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => undefined);
     if (response.ok) return "revoked";
     deps.logger.warn("token revocation refused", {
       credentialId: credential.id,
       httpStatus: response.status,
     });
     return "failed";
-  } catch {
+  } catch (error) {
+    if (error instanceof OutboundRefusedError) {
+      // The refusal names the host and the rule, never the path or the token.
+      deps.logger.warn("token revocation refused by the outbound policy", {
+        credentialId: credential.id,
+        reason: error.message,
+      });
+      return "failed";
+    }
     // The fetch error may describe the request; log only that it failed.
     deps.logger.warn("token revocation failed", { credentialId: credential.id });
     return "failed";

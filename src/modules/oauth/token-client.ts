@@ -5,6 +5,7 @@
 // requests (refresh tokens, codes) back in their error bodies and HTTP client errors can carry
 // request details.
 import { setTimeout as delay } from "node:timers/promises";
+import { type Outbound, OutboundError, OutboundRefusedError } from "../../lib/outbound.js";
 
 export type CredentialErrorCode =
   | "INVALID_CREDENTIALS"
@@ -16,7 +17,8 @@ export type CredentialErrorCode =
   | "ACCOUNT_MISMATCH"
   | "CONNECTION_REFUSED"
   | "PROVIDER_UNAVAILABLE"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  | "ENDPOINT_NOT_ALLOWED";
 
 export type ClientAuthentication = {
   clientId: string;
@@ -25,6 +27,8 @@ export type ClientAuthentication = {
 };
 
 export type TokenRequest = {
+  /** The outbound path (address policy, size and time caps) the request is sent through. */
+  outbound: Outbound;
   tokenUrl: string;
   /** grant_type and its parameters, e.g. { grant_type: "refresh_token", refresh_token: "…" } */
   parameters: Record<string, string>;
@@ -68,8 +72,9 @@ export const RETRY_AFTER_CAP_MS = 30_000;
 export function retryAfterCapMs(timeoutMs: number): number {
   return Math.min(RETRY_AFTER_CAP_MS, Math.max(1_000, timeoutMs * 3));
 }
-/** Token responses are small; a bigger body is not a token response and is not buffered. */
-const MAX_BODY_BYTES = 1024 * 1024;
+/** The longest lifetime taken from `expires_in`: a year. Longer claims are cut to it, so a
+ * provider's number can never overflow a date. */
+export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 60 * 60;
 
 // Error codes registered by RFC 6749, 6750, 8628, 8693 and 9449. Only these may be reported: an
 // endpoint that echoes the request can put a secret in the `error` field itself.
@@ -327,16 +332,14 @@ async function attemptOnce(
   body: string,
   request: TokenRequest,
 ): Promise<AttemptResult> {
-  const signal = AbortSignal.timeout(request.timeoutMs);
   let response: Response;
   try {
-    response = await fetch(url, {
+    // The outbound path never follows redirects: one would resend the credentials elsewhere.
+    response = await request.outbound.fetch(url, {
       method: "POST",
       headers,
       body,
-      redirect: "error", // a redirect would resend the credentials somewhere else
-      signal,
-      cache: "no-store",
+      timeoutMs: request.timeoutMs,
     });
   } catch (error) {
     return { ok: false, failure: classifyFetchError(error, request.timeoutMs) };
@@ -495,8 +498,34 @@ function failure(
 }
 
 function classifyFetchError(error: unknown, timeoutMs: number): AttemptFailure {
+  if (error instanceof OutboundRefusedError) {
+    // Refused by the address policy before any connection; retrying cannot change that. Its
+    // message names the host and the rule, never the path or query.
+    return {
+      code: "ENDPOINT_NOT_ALLOWED",
+      message: `token endpoint not allowed: ${error.message}`,
+      httpStatus: null,
+      oauthError: null,
+      transient: false,
+      retryAfterMs: null,
+    };
+  }
+  if (error instanceof OutboundError && error.kind === "too_large") {
+    return {
+      code: "PROVIDER_UNAVAILABLE",
+      message: "token endpoint answered with an oversized response",
+      httpStatus: null,
+      oauthError: null,
+      transient: false,
+      retryAfterMs: null,
+    };
+  }
   const name = error instanceof Error || error instanceof DOMException ? error.name : "";
-  if (name === "TimeoutError" || name === "AbortError") {
+  if (
+    (error instanceof OutboundError && error.kind === "timeout") ||
+    name === "TimeoutError" ||
+    name === "AbortError"
+  ) {
     return {
       code: "PROVIDER_UNAVAILABLE",
       message: `token endpoint did not answer within ${timeoutMs} ms`,
@@ -506,10 +535,8 @@ function classifyFetchError(error: unknown, timeoutMs: number): AttemptFailure {
       retryAfterMs: null,
     };
   }
-  // undici reports `redirect: "error"` as "fetch failed" caused by "unexpected redirect". A
-  // redirecting token endpoint is misconfigured, and retrying will not change that.
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (cause instanceof Error && /redirect/i.test(cause.message)) {
+  // A redirecting token endpoint is misconfigured, and retrying will not change that.
+  if (error instanceof OutboundError && error.kind === "redirect") {
     return {
       code: "PROVIDER_UNAVAILABLE",
       message: "token endpoint answered with a redirect, which is not followed",
@@ -530,24 +557,11 @@ function classifyFetchError(error: unknown, timeoutMs: number): AttemptFailure {
   };
 }
 
-// Reads at most MAX_BODY_BYTES and parses a JSON object (or, for providers that ignore
-// `accept`, a form-encoded one). Anything else is null.
+// Parses a JSON object (or, for providers that ignore `accept`, a form-encoded one); anything
+// else is null. The outbound path cuts the body at its size cap (an error, classified above).
 async function readBody(response: Response): Promise<Record<string, unknown> | null> {
   if (response.body === null) return null;
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = await response.text();
   try {
     const parsed: unknown = JSON.parse(text);
     return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
@@ -581,7 +595,7 @@ function parseExpiresIn(value: unknown): number | null {
       : typeof value === "string" && value.trim() !== ""
         ? Number(value)
         : Number.NaN;
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, MAX_EXPIRES_IN_SECONDS) : null;
 }
 
 function parseScope(value: unknown): string | null {

@@ -1,5 +1,6 @@
 // Pieces shared by the credential kinds: input rules and the kind contract.
 import { z } from "zod";
+import type { Outbound } from "../../../lib/outbound.js";
 
 export type CredentialKind = "BASIC" | "BEARER" | "OAUTH2" | "CLIENT_CREDENTIALS";
 export type CredentialStatus = "PENDING_AUTHORIZATION" | "ACTIVE" | "DEGRADED" | "INVALID";
@@ -19,7 +20,11 @@ export type KindCreation<Settings> = {
   expiresAt: Date | null;
 };
 
-export type ValidationContext = { production: boolean };
+export type ValidationContext = {
+  production: boolean;
+  /** The outbound policy; URL fields are checked against it without any I/O. */
+  outbound: Pick<Outbound, "urlProblem">;
+};
 
 /**
  * Where a kind's secrets are sent, so that a caller who cannot read a secret cannot send it
@@ -37,27 +42,19 @@ export type SecretEndpoints<Settings> = {
   afterChange(settings: Settings): { settings: Settings; status: CredentialStatus | null };
 };
 
-const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-
-/** An absolute http(s) URL; https in production except for loopback hosts. */
+/**
+ * An absolute http(s) URL the outbound policy accepts: https in production, and no IP-literal
+ * host in a refused range unless OUTBOUND_ALLOW admits it. Host names are checked when a request
+ * is made (they are resolved then).
+ */
 export function urlSchema(context: ValidationContext) {
   return z
     .string()
     .max(2048, "must be at most 2048 characters")
     .superRefine((value, ctx) => {
-      const problem = urlProblem(value, context);
+      const problem = context.outbound.urlProblem(value);
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     });
-}
-
-function urlProblem(value: string, context: ValidationContext): string | null {
-  if (!URL.canParse(value)) return "must be an absolute URL";
-  const url = new URL(value);
-  if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http or https URL";
-  if (url.username || url.password) return "must not contain credentials";
-  const loopback = loopbackHosts.has(url.hostname) || url.hostname.startsWith("127.");
-  if (context.production && url.protocol !== "https:" && !loopback) return "must use https";
-  return null;
 }
 
 export const secretValue = z
