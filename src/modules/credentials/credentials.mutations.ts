@@ -14,12 +14,14 @@ import {
 } from "./credentials.service.js";
 import {
   CredentialUnion,
+  credentialGlobalId,
   credentialRawId,
   NameValueRef,
   serviceDeps,
   TokenEndpointAuthMethodEnum,
   TokenPlacementEnum,
 } from "./credentials.types.js";
+import type { CredentialKind } from "./kinds/common.js";
 
 // Kind inputs. URLs are strings here so that a bad one is reported on its field.
 
@@ -129,12 +131,18 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
 });
 
 const CredentialSuccess = (name: string) =>
-  builder.objectRef<{ credential: object }>(name).implement({
+  builder.objectRef<{ credential: { id: string; kind: CredentialKind } }>(name).implement({
     // The credential inside needs credentials:read on top (its own type rule).
     authScopes: { scope: "credentials:write" },
     fields: (t) => ({
+      credentialId: t.id({
+        description:
+          "The credential's id. A caller without credentials:read selects this instead of `credential`.",
+        resolve: (result) => credentialGlobalId(result.credential),
+      }),
       credential: t.field({
         type: CredentialUnion,
+        description: "The credential as it is now; needs credentials:read.",
         resolve: (result) => result.credential as never,
       }),
     }),

@@ -1,5 +1,6 @@
 // GraphQL types of credentials: the CredentialBase interface, one Prisma variant per kind, the
 // Credential union, and Secret (write-only, except `value` for callers with credentials:use).
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder } from "../../builder.js";
 import { type Context, callerOf, serviceDepsOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
@@ -151,6 +152,11 @@ const kindTypeNames = {
   CLIENT_CREDENTIALS: "ClientCredentialsCredential",
 } as const;
 export const credentialTypeNames: readonly string[] = Object.values(kindTypeNames);
+
+/** The global id of a credential row (its kind's type name and the row id). */
+export function credentialGlobalId(credential: { id: string; kind: keyof typeof kindTypeNames }) {
+  return encodeGlobalID(kindTypeNames[credential.kind], credential.id);
+}
 
 export const CredentialBaseRef = builder.prismaInterface("Credential", {
   name: "CredentialBase",

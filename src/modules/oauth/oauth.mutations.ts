@@ -3,7 +3,12 @@ import { type Context, callerOf } from "../../context.js";
 import { commonErrors } from "../common/errors.types.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import { credentialScope } from "../credentials/credentials.service.js";
-import { CredentialUnion, credentialRawId, serviceDeps } from "../credentials/credentials.types.js";
+import {
+  CredentialUnion,
+  credentialGlobalId,
+  credentialRawId,
+  serviceDeps,
+} from "../credentials/credentials.types.js";
 import { completeAuthorization, startAuthorization } from "./authorization.service.js";
 
 const AuthorizeCredentialSuccess = builder
@@ -95,8 +100,14 @@ const CompleteAuthorizationSuccess = builder
     // The credential inside needs credentials:read on top (its own type rule).
     authScopes: { scope: "credentials:write" },
     fields: (t) => ({
+      credentialId: t.id({
+        description:
+          "The credential's id. A caller without credentials:read selects this instead of `credential`.",
+        resolve: ({ credentialId }) => credentialGlobalId({ id: credentialId, kind: "OAUTH2" }),
+      }),
       credential: t.field({
         type: CredentialUnion,
+        description: "The credential as it is now; needs credentials:read.",
         resolve: ({ credentialId, context }) =>
           context.prisma.credential.findFirstOrThrow({
             where: { id: credentialId, ...credentialScope(callerOf(context)) },
