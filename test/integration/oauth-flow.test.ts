@@ -332,7 +332,7 @@ describe("OAuth 2.0 against a real authorization server", () => {
     expect(denied.redirect.searchParams.get("error")).toBe("access_denied");
     const page = await callback(denied.redirect);
     expect(page.status).toBe(400);
-    expect(page.html).toContain('"status":"error"');
+    expect(page.html).toContain("Authorization failed (AUTHORIZATION_FAILED)");
     const stored = await read(credential.id);
     expect(stored).toMatchObject({
       status: "PENDING_AUTHORIZATION",
