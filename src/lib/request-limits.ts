@@ -21,8 +21,7 @@ type FetchAPI = { Response: typeof Response; Request: typeof Request };
 function refuse(fetchAPI: FetchAPI, status: number, code: string, message: string): Response {
   return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
     status,
-    // The rest of an oversized body is not read: the connection ends with the answer.
-    headers: { "content-type": "application/json; charset=utf-8", connection: "close" },
+    headers: { "content-type": "application/json; charset=utf-8" },
   });
 }
 
