@@ -42,6 +42,10 @@ function safeValidationMessage(message: string): string {
     return safeProblem(message);
   }
   if (/^Enum "[^"]*" cannot represent/.test(message)) return safeProblem(message);
+  // A scalar's own parse error for a literal (`ID cannot represent ... value: <literal>`).
+  if (/^[_A-Za-z][_0-9A-Za-z]* cannot (?:represent|parse|serialize)/.test(message)) {
+    return safeProblem(message);
+  }
   if (/^Field "[^"]*" is not defined by (?:input )?type "/.test(message)) {
     return safeProblem(message);
   }
