@@ -10,6 +10,7 @@ import type { Context } from "./context.js";
 import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { Scope } from "./lib/auth.js";
+import InputGuardPlugin from "./lib/input-guard.js";
 
 export type AuthScopes = {
   /** Any authenticated caller. */
@@ -72,7 +73,8 @@ export const builder = new SchemaBuilder<{
     ID: { Input: string; Output: string };
   };
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ErrorsPlugin],
+  // The input guard comes last: it runs inside the errors plugin, after the access checks.
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ErrorsPlugin, InputGuardPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     // Subscriptions are authorized once, when they start, and then filter events themselves.

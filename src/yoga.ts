@@ -17,10 +17,12 @@ import { type Database, openDatabase } from "./db.js";
 import { type Config, ConfigError } from "./env.js";
 import { createJwtVerifier } from "./lib/auth.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "./lib/crypto.js";
+import { useErrorHygiene } from "./lib/error-hygiene.js";
 import { useHideSchema } from "./lib/hide-schema.js";
 import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
+import { useRequestLimits } from "./lib/request-limits.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
@@ -93,28 +95,57 @@ export async function createKeyport(
   const bootstrapResult = await bootstrap(db.prisma);
   refresher.startSweeper();
 
+  // A request whose credentials were checked early (a large body) reuses that context.
+  const earlyContexts = new WeakMap<Request, Promise<Context>>();
+  const allowedOrigins = new Set(config.http.allowedOrigins);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
+    // Only ALLOWED_ORIGINS get CORS headers, each its own origin, never with credentials (callers
+    // send keys in the Authorization header, not cookies); other origins get none.
+    cors: (request) => {
+      const origin = request.headers.get("origin");
+      if (!origin || !allowedOrigins.has(origin)) return false;
+      return {
+        origin: [origin],
+        credentials: false,
+        methods: ["GET", "POST", "OPTIONS"],
+        allowedHeaders: ["authorization", "content-type", "x-graphql-yoga-csrf"],
+        maxAge: 600,
+      };
+    },
     graphqlEndpoint: "/graphql",
     landingPage: false,
     graphiql: config.production
       ? false
       : { title: "keyport", subscriptionsProtocol: "SSE", shouldPersistHeaders: true },
-    maskedErrors: true,
+    // Never the original message in a response, whatever NODE_ENV says: database errors quote
+    // their arguments.
+    maskedErrors: { isDev: false },
     logging: {
       debug: (...args) => logger.debug(String(args[0])),
       info: (...args) => logger.info(String(args[0])),
       warn: (...args) => logger.warn(String(args[0])),
-      error: (...args) => logger.error("graphql error", { error: describe(args[0]) }),
+      // The logger reduces errors (database errors to class and code, never their arguments).
+      error: (...args) => logger.error("graphql error", { error: args[0] }),
     },
     // HTTP requests carry the key in a header; WebSocket connections in connection_init.
     context: (initial) =>
+      (initial.request && earlyContexts.get(initial.request)) ??
       createContext(
         services,
         initial.request?.headers.get("authorization") ??
           authorizationParam(initial.connectionParams),
       ),
     plugins: [
+      useRequestLimits({
+        maxBytes: config.http.maxRequestBytes,
+        isAuthenticated: async (request) => {
+          const context = createContext(services, request.headers.get("authorization"));
+          earlyContexts.set(request, context);
+          return (await context).caller !== null;
+        },
+      }),
+      useErrorHygiene(),
       httpRoutes(services),
       useCSRFPrevention({ requestHeaders: ["x-graphql-yoga-csrf"] }),
       // No introspection and no field suggestions, on HTTP, SSE and WebSocket alike.
@@ -134,7 +165,11 @@ export async function createKeyport(
     bootstrap: bootstrapResult,
     createHttpServer() {
       const server = createServer(yoga);
-      const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+      const wsServer = new WebSocketServer({
+        server,
+        path: yoga.graphqlEndpoint,
+        maxPayload: config.http.maxRequestBytes,
+      });
       sockets.add(wsServer);
       useServer(
         {
@@ -189,10 +224,6 @@ type EnvelopedRoot = {
 function authorizationParam(params: unknown): string | null {
   const value = (params as { authorization?: unknown } | undefined)?.authorization;
   return typeof value === "string" ? value : null;
-}
-
-function describe(value: unknown) {
-  return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
 }
 
 /** /healthz (the process answers) and /readyz (its database, and Redis when used, answer). */

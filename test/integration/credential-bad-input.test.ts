@@ -175,7 +175,9 @@ describe("credential bad input", () => {
     });
     const body = (await response.json()) as { data?: unknown; errors: { message: string }[] };
     expect(body.data).toBeUndefined();
-    expect(body.errors[0]?.message).toMatch(/SIDEWAYS/);
+    // The message names the field and the enum, not the value sent.
+    expect(body.errors[0]?.message).toMatch(/input\.bearer\.placement.*TokenPlacement/);
+    expect(body.errors[0]?.message).not.toMatch(/SIDEWAYS/);
     expect(await stored()).toEqual(before);
   });
 

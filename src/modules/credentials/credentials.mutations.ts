@@ -23,6 +23,9 @@ import {
 } from "./credentials.types.js";
 import type { CredentialKind } from "./kinds/common.js";
 
+// Input fields that may span lines; every other string input is refused with CR or LF.
+const multiline = { multiline: true };
+
 // Kind inputs. URLs are strings here so that a bad one is reported on its field.
 
 const BasicCredentialInput = builder.inputType("BasicCredentialInput", {
@@ -44,7 +47,10 @@ const TokenRequestTemplateInput = builder.inputType("TokenRequestTemplateInput",
     endpoint: t.string({ required: true }),
     method: t.string({ description: "POST (default), GET or PUT." }),
     headers: t.field({ type: [TokenRequestHeaderInput] }),
-    body: t.string({ description: "May use {{refreshToken}}, {{clientId}}, {{clientSecret}}." }),
+    body: t.string({
+      description: "May use {{refreshToken}}, {{clientId}}, {{clientSecret}}.",
+      extensions: multiline,
+    }),
     accessTokenPath: t.string({ required: true, description: "JSON path, e.g. data.access_token" }),
     refreshTokenPath: t.string(),
     expiresInPath: t.string(),
@@ -111,7 +117,7 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
   description: "Give exactly one of basic, bearer, oauth2 or clientCredentials.",
   fields: (t) => ({
     name: t.string({ required: true }),
-    description: t.string(),
+    description: t.string({ extensions: multiline }),
     environmentId: t.id({
       description: "Required unless your API key is limited to one environment.",
     }),
@@ -229,7 +235,7 @@ const UpdateCredentialInput = builder.inputType("UpdateCredentialInput", {
   fields: (t) => ({
     id: t.id({ required: true }),
     name: t.string(),
-    description: t.string(),
+    description: t.string({ extensions: multiline }),
     providerKey: t.string(),
     externalUserId: t.string(),
     basic: t.field({ type: BasicCredentialUpdateInput }),

@@ -7,6 +7,12 @@ import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { redactToAllowlist } from "../../lib/redact.js";
+import {
+  basicUserIdProblem,
+  headerValueProblem,
+  isHeaderName,
+  textProblem,
+} from "../../lib/text.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import {
@@ -22,7 +28,16 @@ import { CredentialNotUsableError, CredentialProviderError } from "./credentials
 import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
 import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
-import type { AuthMaterial, CredentialKind, CredentialStatus } from "./kinds/common.js";
+import {
+  type AuthMaterial,
+  type CredentialKind,
+  type CredentialStatus,
+  headerSecretValue,
+  multilineText,
+  secretValue,
+  shortText,
+  singleLine,
+} from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
 import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
 
@@ -38,7 +53,7 @@ export function credentialScope(caller: Pick<Caller, "workspaceId" | "environmen
 }
 
 const baseFields = {
-  description: z.string().trim().max(2000, "must be at most 2000 characters").nullish(),
+  description: multilineText(2000).trim().nullish(),
   providerKey: z
     .string()
     .regex(
@@ -50,13 +65,10 @@ const baseFields = {
     .string()
     .min(1, "must not be empty")
     .max(200, "must be at most 200 characters")
+    .superRefine(singleLine)
     .nullish(),
 };
-const nameField = z
-  .string()
-  .trim()
-  .min(1, "must not be empty")
-  .max(200, "must be at most 200 characters");
+const nameField = shortText(200);
 
 const createBase = z.object({
   name: nameField,
@@ -567,6 +579,8 @@ export async function acquireAuth(
       }),
   );
   const material = authMaterial(credential, secrets, minValiditySeconds);
+  // Stored values can predate today's input rules: never hand out a header that could split.
+  assertSendable(credential, secrets, material);
   recordUse(deps, caller, credential);
   return { ...material, expiresAt: credential.expiresAt };
 }
@@ -633,6 +647,37 @@ function authMaterial(
     queryParameters: [],
     pathParameters: [],
   };
+}
+
+function assertSendable(
+  credential: { kind: CredentialKind; settings: unknown; status: CredentialStatus },
+  secrets: Record<string, string>,
+  material: AuthMaterial,
+) {
+  const problems: string[] = [];
+  if (credential.kind === "BASIC") {
+    // The header itself is base64; RFC 7617 rules apply to what it encodes.
+    const userProblem = basicUserIdProblem(settingsOf<BasicSettings>(credential).username);
+    if (userProblem) problems.push(`username ${userProblem}`);
+    const passwordProblem = textProblem(secrets.password ?? "");
+    if (passwordProblem) problems.push(`password ${passwordProblem}`);
+  }
+  for (const header of material.headers) {
+    if (!isHeaderName(header.name)) problems.push("header name is not a valid HTTP header name");
+    const problem = headerValueProblem(header.value);
+    if (problem) problems.push(`${header.name} header value ${problem}`);
+  }
+  for (const parameter of [...material.queryParameters, ...material.pathParameters]) {
+    const problem = textProblem(parameter.value);
+    if (problem) problems.push(`${parameter.name} parameter ${problem}`);
+  }
+  if (problems.length === 0) return;
+  const message = `The stored credential cannot be sent: its ${problems[0]}. Rotate or update it.`;
+  throw new CredentialNotUsableError(
+    credential.status,
+    { code: "INVALID_CREDENTIALS", message },
+    message,
+  );
 }
 
 function recordUse(
@@ -720,11 +765,8 @@ export async function rotateSecret(
     );
   }
   const [field, value] = given[0] as [string, string];
-  const checked = z
-    .string()
-    .min(1, "must not be empty")
-    .max(16_384, "must be at most 16384 characters")
-    .safeParse(value);
+  // A bearer token goes into a header as it is; the other secrets only need to be one clean line.
+  const checked = (field === "token" ? headerSecretValue : secretValue).safeParse(value);
   if (!checked.success)
     throw fieldError(["secret", field], checked.error.issues[0]?.message ?? "is not valid");
 

@@ -39,7 +39,17 @@ const startInput = (context: ValidationContext) =>
     redirectUri: urlSchema(context).nullish(),
     scopes: scopeList.nullish(),
     addScopes: scopeList.nullish(),
+    openerOrigin: z.string().max(2048).nullish(),
   });
+
+/** The opener's origin exactly as ALLOWED_ORIGINS lists it, or null when it is not allowed. */
+export function allowedOpenerOrigin(allowed: readonly string[], origin: string): string | null {
+  if (!URL.canParse(origin)) return null;
+  const normalized = new URL(origin).origin;
+  return origin.replace(/\/$/, "") === normalized && allowed.includes(normalized)
+    ? normalized
+    : null;
+}
 
 export type StartedAuthorization = { authorizationUrl: string; state: string; expiresAt: Date };
 
@@ -47,7 +57,12 @@ export async function startAuthorization(
   deps: Deps,
   caller: Caller,
   credentialId: string,
-  input: { redirectUri?: string | null; scopes?: string[] | null; addScopes?: string[] | null },
+  input: {
+    redirectUri?: string | null;
+    scopes?: string[] | null;
+    addScopes?: string[] | null;
+    openerOrigin?: string | null;
+  },
   reauthorize: boolean,
 ): Promise<StartedAuthorization> {
   const parsed = startInput({
@@ -57,6 +72,12 @@ export async function startAuthorization(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw fieldError(issue?.path.map(String) ?? [], issue?.message ?? "is not valid");
+  }
+  const openerOrigin = parsed.data.openerOrigin
+    ? allowedOpenerOrigin(deps.config.http.allowedOrigins, parsed.data.openerOrigin)
+    : null;
+  if (parsed.data.openerOrigin && !openerOrigin) {
+    throw fieldError(["openerOrigin"], "is not one of the allowed origins (ALLOWED_ORIGINS)");
   }
   const credential = await deps.prisma.credential.findFirst({
     where: { id: credentialId, ...credentialScope(caller) },
@@ -122,6 +143,7 @@ export async function startAuthorization(
         nonce,
         expectedIssuer: endpoints.issuer,
         reauthorize,
+        openerOrigin,
         expiresAt,
       },
     });

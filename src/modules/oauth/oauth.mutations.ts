@@ -26,11 +26,15 @@ const AuthorizeCredentialSuccess = builder
     }),
   });
 
+const openerOriginDescription =
+  "Origin of the window that opens the popup (one of ALLOWED_ORIGINS). The callback page posts its outcome to this origin only; without one it posts nothing.";
+
 const AuthorizeCredentialInput = builder.inputType("AuthorizeCredentialInput", {
   fields: (t) => ({
     id: t.id({ required: true }),
     redirectUri: t.string({ description: "Default: PUBLIC_URL/oauth/callback." }),
     scopes: t.stringList({ description: "Default: the credential's scopes." }),
+    openerOrigin: t.string({ description: openerOriginDescription }),
   }),
 });
 
@@ -59,6 +63,7 @@ const ReauthorizeCredentialInput = builder.inputType("ReauthorizeCredentialInput
     id: t.id({ required: true }),
     addScopes: t.stringList({ description: "Scopes to request on top of the credential's own." }),
     redirectUri: t.string(),
+    openerOrigin: t.string({ description: openerOriginDescription }),
   }),
 });
 

@@ -10,7 +10,7 @@ import type { Outbound } from "../../lib/outbound.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import type { ClientCredentialsSettings } from "../credentials/kinds/client-credentials.js";
-import type { CredentialKind, CredentialStatus } from "../credentials/kinds/common.js";
+import type { CredentialStatus } from "../credentials/kinds/common.js";
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";

@@ -1,7 +1,7 @@
 // Username and password: HTTP Basic auth, or a login for a database or SMTP server.
 import { z } from "zod";
 import type { AuthMaterial, KindCreation, SecretEndpoints } from "./common.js";
-import { secretValue, shortText } from "./common.js";
+import { basicUsername, secretValue, shortText } from "./common.js";
 
 export const basicSettings = z.object({
   username: z.string(),
@@ -20,7 +20,7 @@ const host = z
 const port = z.number().int("must be a whole number").min(1).max(65_535, "must be 1-65535");
 
 const settingsFields = {
-  username: shortText(512),
+  username: basicUsername,
   host: host.nullish(),
   port: port.nullish(),
   database: shortText(255).nullish(),

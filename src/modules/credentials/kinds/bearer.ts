@@ -1,7 +1,14 @@
 // A static token (API key or bearer token) placed in a header, a query parameter or the URL path.
 import { z } from "zod";
 import type { AuthMaterial, KindCreation, SecretEndpoints, ValidationContext } from "./common.js";
-import { secretValue, urlSchema } from "./common.js";
+import {
+  headerSecretValue,
+  headerValue,
+  multilineText,
+  secretValue,
+  singleLine,
+  urlSchema,
+} from "./common.js";
 
 export const tokenPlacements = ["HEADER", "QUERY", "PATH"] as const;
 
@@ -26,13 +33,13 @@ export const tokenRequestTemplate = (context: ValidationContext) =>
     endpoint: urlSchema(context),
     method: z.enum(["POST", "GET", "PUT"]).default("POST"),
     headers: z
-      .array(z.object({ name: headerName, value: z.string().max(4096) }))
+      .array(z.object({ name: headerName, value: headerValue(4096) }))
       .max(20)
       .default([]),
-    body: z.string().max(16_384).nullish(),
-    accessTokenPath: z.string().min(1).max(200),
-    refreshTokenPath: z.string().min(1).max(200).nullish(),
-    expiresInPath: z.string().min(1).max(200).nullish(),
+    body: multilineText(16_384).nullish(),
+    accessTokenPath: z.string().min(1).max(200).superRefine(singleLine),
+    refreshTokenPath: z.string().min(1).max(200).superRefine(singleLine).nullish(),
+    expiresInPath: z.string().min(1).max(200).superRefine(singleLine).nullish(),
     accessTokenDurationMinutes: z.number().int().min(1).max(525_600).nullish(),
   });
 export type TokenRequestTemplate = z.infer<ReturnType<typeof tokenRequestTemplate>>;
@@ -59,7 +66,7 @@ export const bearerCreateInput = (context: ValidationContext) =>
   z
     .object({
       ...placementFields(context),
-      token: secretValue,
+      token: headerSecretValue,
       refreshToken: secretValue.nullish(),
     })
     .superRefine((input, ctx) => {

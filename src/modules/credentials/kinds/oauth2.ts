@@ -8,9 +8,11 @@ import type {
   ValidationContext,
 } from "./common.js";
 import {
+  headerSecretValue,
   scopeList,
   secretValue,
   shortText,
+  singleLine,
   tokenEndpointAuthMethods,
   urlSchema,
 } from "./common.js";
@@ -38,7 +40,7 @@ const extraParams = z
       .min(1)
       .max(100)
       .regex(/^[A-Za-z0-9._~-]+$/, "must be a plain parameter name"),
-    z.string().max(1000),
+    z.string().max(1000).superRefine(singleLine),
   )
   .refine((value) => Object.keys(value).length <= 30, "must have at most 30 parameters")
   .refine(
@@ -74,7 +76,7 @@ export const oauth2CreateInput = (context: ValidationContext) =>
     .object({
       ...settingsFields(context),
       clientSecret: secretValue.nullish(),
-      accessToken: secretValue.nullish(),
+      accessToken: headerSecretValue.nullish(),
       refreshToken: secretValue.nullish(),
       expiresAt: z.date().nullish(),
     })
