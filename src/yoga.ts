@@ -63,15 +63,15 @@ export async function createKeyport(
     config.encryptionKeys ?? (await loadOrCreateKeyFile(config.dataDir)),
   );
   if (keys.problems.length > 0) throw new ConfigError(keys.problems);
-  const pubsub: PubSub = config.redisUrl
-    ? createRedisPubSub(config.redisUrl, logger)
-    : createMemoryPubSub();
   const keyRing = new KeyRing(keys.keys);
   const keyProblems = await checkKeyRing(db.prisma, keyRing);
   if (keyProblems.length > 0) {
     if (!options.database) await db.close();
     throw new ConfigError(keyProblems);
   }
+  const pubsub: PubSub = config.redisUrl
+    ? createRedisPubSub(config.redisUrl, logger)
+    : createMemoryPubSub();
   const outbound = options.outbound ?? createOutbound(config);
   const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config, outbound });
   const services: Services = {
