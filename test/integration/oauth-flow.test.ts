@@ -97,6 +97,7 @@ const HistoryQuery = graphql(`
 `);
 
 const publicUrl = "http://keyport.test";
+const openerOrigin = "https://app.example.com";
 const callbackUrl = `${publicUrl}/oauth/callback`;
 const clientSecret = "s3cr:t+with%odd/chars=";
 
@@ -120,7 +121,7 @@ describe("OAuth 2.0 against a real authorization server", () => {
       scopes: ["read", "write"],
       rotateRefreshToken: true,
     });
-    app = await startTestApp({ env: { PUBLIC_URL: publicUrl } });
+    app = await startTestApp({ env: { PUBLIC_URL: publicUrl, ALLOWED_ORIGINS: openerOrigin } });
     user = await createKey(app, ["credentials:read", "credentials:use", "credentials:write"]);
   });
   afterAll(async () => {
@@ -140,9 +141,14 @@ describe("OAuth 2.0 against a real authorization server", () => {
       },
     });
 
-  async function authorize(id: string, options: { accountId?: string; deny?: boolean } = {}) {
+  async function authorize(
+    id: string,
+    options: { accountId?: string; deny?: boolean; openerOrigin?: string } = {},
+  ) {
     const started = dataOf(
-      await app.execute(AuthorizeMutation, { input: { id } }),
+      await app.execute(AuthorizeMutation, {
+        input: { id, ...(options.openerOrigin ? { openerOrigin: options.openerOrigin } : {}) },
+      }),
     ).authorizeCredential;
     if (started.__typename !== "AuthorizeCredentialSuccess")
       throw new Error(JSON.stringify(started));
@@ -201,7 +207,7 @@ describe("OAuth 2.0 against a real authorization server", () => {
     const page = await callback(redirect);
     expect(page.status).toBe(200);
     // Started without an openerOrigin: the page shows the outcome and posts it nowhere.
-    expect(page.html).toContain("Connected.");
+    expect(page.html).toContain("<h1>Connected</h1>");
     expect(page.html).not.toContain("postMessage");
     expect(page.html).not.toContain(redirect.searchParams.get("code") ?? "no code");
 
@@ -311,6 +317,22 @@ describe("OAuth 2.0 against a real authorization server", () => {
     expect((await read(credential.id)).status).toBe("PENDING_AUTHORIZATION");
   });
 
+  it("tells the opener window the outcome, with the credential, and closes only on success", async () => {
+    const credential = await createOAuth("popup");
+    const page = await callback((await authorize(credential.id, { openerOrigin })).redirect);
+    expect(page.status).toBe(200);
+    const posted = JSON.parse(/var message = (\{.*?\});/.exec(page.html)?.[1] ?? "null");
+    expect(posted).toEqual({
+      type: "keyport:oauth",
+      status: "success",
+      credentialId: credential.id,
+      code: null,
+    });
+    expect(page.html).toContain(
+      `postMessage(message, ${JSON.stringify(openerOrigin)}); window.close();`,
+    );
+  });
+
   it("rejects unknown and expired states, and records a denied authorization", async () => {
     const credential = await createOAuth("denied");
     const unknown = dataOf(
@@ -332,11 +354,12 @@ describe("OAuth 2.0 against a real authorization server", () => {
     expect(denied.redirect.searchParams.get("error")).toBe("access_denied");
     const page = await callback(denied.redirect);
     expect(page.status).toBe(400);
-    expect(page.html).toContain("Authorization failed (AUTHORIZATION_FAILED)");
+    // The user's refusal has its own code, on the page and on the credential.
+    expect(page.html).toContain("<code>AUTHORIZATION_DENIED</code>");
     const stored = await read(credential.id);
     expect(stored).toMatchObject({
       status: "PENDING_AUTHORIZATION",
-      statusReason: { code: "AUTHORIZATION_FAILED" },
+      statusReason: { code: "AUTHORIZATION_DENIED" },
     });
   });
 

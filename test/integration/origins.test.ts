@@ -75,6 +75,17 @@ describe("origins: popup callback and CORS", () => {
     const html = await response.text();
     expect(html).toContain(`postMessage(message, ${JSON.stringify(allowed)})`);
     expect(html).not.toContain('"*"');
+    // The message always names the credential, the status and the code; a failure stays open
+    // so the user can read it.
+    const posted = JSON.parse(/var message = (\{.*?\});/.exec(html)?.[1] ?? "null");
+    expect(posted).toEqual({
+      type: "keyport:oauth",
+      status: "error",
+      credentialId,
+      code: "AUTHORIZATION_DENIED",
+    });
+    expect(html).not.toContain("window.close");
+    expect(html).toContain("<code>AUTHORIZATION_DENIED</code>");
     const reauthorized = await authorize(
       { openerOrigin: "http://localhost:5173" },
       "reauthorizeCredential",
@@ -108,7 +119,7 @@ describe("origins: popup callback and CORS", () => {
       expectPageHeaders(response);
       const html = await response.text();
       expect(html).not.toContain("postMessage");
-      expect(html).toContain("Authorization failed");
+      expect(html).toMatch(/<code>AUTHORIZATION_(DENIED|FAILED)<\/code>/);
     }
   });
 

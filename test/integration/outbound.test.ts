@@ -325,6 +325,8 @@ describe("outbound policy", () => {
       });
       const credential = await created(app, {
         name: "js endpoint",
+        // Created without reading the metadata; authorizing reads it.
+        verify: false,
         oauth2: { clientId: "c", clientSecret: "s-value", issuer: `${issuer.origin}/js` },
       });
       const result = dataOf(
@@ -348,6 +350,8 @@ describe("outbound policy", () => {
       });
       const credential = await created(app, {
         name: "mapped endpoint",
+        // Created without reading the metadata; authorizing reads it.
+        verify: false,
         oauth2: {
           clientId: "c",
           clientSecret: "s-value",
@@ -375,6 +379,8 @@ describe("outbound policy", () => {
       issuer.issuers.set("/huge", "huge");
       const credential = await created(app, {
         name: "huge metadata",
+        // Created without reading the metadata; authorizing reads it.
+        verify: false,
         oauth2: { clientId: "c", clientSecret: "s-value", issuer: `${issuer.origin}/huge` },
       });
       const before = process.memoryUsage().arrayBuffers;
@@ -525,6 +531,7 @@ describe("discovery and JWKS deadlines", () => {
   it("bounds a whole discovery by one deadline against a server that never answers", async () => {
     const credential = await created(slowApp, {
       name: "hanging metadata",
+      verify: false,
       oauth2: { clientId: "c", clientSecret: "s-value", issuer: `${issuer.origin}/hang` },
     });
     const started = performance.now();

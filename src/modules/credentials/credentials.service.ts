@@ -17,6 +17,7 @@ import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import {
   clientCredentialsParameters,
+  endpointsOrProviderError,
   expiryFrom,
   maxTokenAttempts,
   refreshDecision,
@@ -39,6 +40,7 @@ import {
   singleLine,
 } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
+import type { OAuth2Settings } from "./kinds/oauth2.js";
 import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
@@ -126,6 +128,21 @@ export async function createCredential(
 
   const id = uuidv7();
   let verifiedAt: Date | null = null;
+  if (definition.kind === "OAUTH2" && data.verify !== false) {
+    // With an issuer, its metadata is read now: a typo or an unreachable issuer is reported
+    // before anything is stored, and the endpoints it names are kept and shown.
+    const settings = creation.settings as OAuth2Settings;
+    if (settings.issuer) {
+      const endpoints = await endpointsOrProviderError(
+        deps.outbound,
+        settings,
+        deps.config.oauth.tokenRequestTimeoutMs,
+        // Both endpoints configured: the metadata only adds keys and flags, and may be absent.
+        { fresh: !(settings.authorizationUrl && settings.tokenUrl) },
+      );
+      creation.settings = { ...settings, discovered: endpoints.discovered };
+    }
+  }
   if (definition.kind === "CLIENT_CREDENTIALS" && data.verify !== false) {
     // A connection that cannot get a token is not saved; the caller gets the classified error.
     const token = await fetchClientCredentialsToken(

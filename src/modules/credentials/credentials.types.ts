@@ -18,7 +18,7 @@ import type { BearerSettings, TokenRequestTemplate } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
 import { tokenEndpointAuthMethods } from "./kinds/common.js";
 import { settingsOf } from "./kinds/index.js";
-import type { OAuth2Settings } from "./kinds/oauth2.js";
+import { effectiveEndpoints, type OAuth2Settings } from "./kinds/oauth2.js";
 
 export const CredentialKindEnum = builder.enumType("CredentialKind", {
   values: ["BASIC", "BEARER", "OAUTH2", "CLIENT_CREDENTIALS"] as const,
@@ -39,6 +39,7 @@ export const CredentialErrorCodeEnum = builder.enumType("CredentialErrorCode", {
     "PROVIDER_UNAVAILABLE",
     "RATE_LIMITED",
     "ENDPOINT_NOT_ALLOWED",
+    "AUTHORIZATION_DENIED",
   ] as const,
 });
 export const TokenPlacementEnum = builder.enumType("TokenPlacement", {
@@ -297,6 +298,8 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
       <Key extends keyof OAuth2Settings>(key: Key) =>
       (c: { kind: "OAUTH2"; settings: unknown }) =>
         settingsOf<OAuth2Settings>(c)[key];
+    const effective = (c: unknown) =>
+      effectiveEndpoints(settingsOf<OAuth2Settings>(c as { kind: "OAUTH2"; settings: unknown }));
     return {
       clientId: t.string({ resolve: (c) => setting("clientId")(c as never) }),
       clientSecret: t.field({
@@ -307,12 +310,25 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
       issuer: t.string({ nullable: true, resolve: (c) => setting("issuer")(c as never) }),
       authorizationUrl: t.string({
         nullable: true,
-        resolve: (c) => setting("authorizationUrl")(c as never),
+        description: "As configured, or else as discovered from the issuer's metadata.",
+        resolve: (c) => effective(c).authorizationUrl,
       }),
-      tokenUrl: t.string({ nullable: true, resolve: (c) => setting("tokenUrl")(c as never) }),
+      tokenUrl: t.string({
+        nullable: true,
+        description: "As configured, or else as discovered from the issuer's metadata.",
+        resolve: (c) => effective(c).tokenUrl,
+      }),
       revocationUrl: t.string({
         nullable: true,
-        resolve: (c) => setting("revocationUrl")(c as never),
+        description: "As configured, or else as discovered from the issuer's metadata.",
+        resolve: (c) => effective(c).revocationUrl,
+      }),
+      endpointsDiscoveredAt: t.field({
+        type: "DateTime",
+        nullable: true,
+        description:
+          "When endpoints were last read from the issuer's metadata; null if never (all configured, or no issuer).",
+        resolve: (c) => setting("discovered")(c as never)?.discoveredAt ?? null,
       }),
       scopes: t.stringList({ resolve: (c) => setting("scopes")(c as never) }),
       grantedScopes: t.stringList({ resolve: (c) => setting("grantedScopes")(c as never) }),

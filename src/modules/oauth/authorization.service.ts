@@ -15,6 +15,7 @@ import { scopeList, urlSchema, type ValidationContext } from "../credentials/kin
 import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
+import { sameEndpoints } from "./discovery.js";
 import { recordCredentialEvent } from "./history.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
@@ -131,6 +132,13 @@ export async function startAuthorization(
       })
     : null;
   await deps.prisma.$transaction(async (tx) => {
+    if (endpoints.discovered && !sameEndpoints(settings.discovered, endpoints.discovered)) {
+      // Shown on the credential, and used while the issuer's metadata cannot be read.
+      await tx.credential.update({
+        where: { id: credential.id },
+        data: { settings: { ...settings, discovered: endpoints.discovered } },
+      });
+    }
     await tx.oAuthAuthorization.create({
       data: {
         id,
@@ -271,6 +279,14 @@ export async function completeAuthorization(
   }
   if (parameters.error) {
     const error = /^[a-z_]{1,64}$/.test(parameters.error) ? parameters.error : "unknown_error";
+    if (error === "access_denied") {
+      // The user said no: not a failure of the provider or of the configuration.
+      throw await fail(
+        "AUTHORIZATION_DENIED",
+        "The authorization was refused at the provider (access_denied).",
+        null,
+      );
+    }
     const code = error === "invalid_scope" ? "INSUFFICIENT_SCOPES" : "AUTHORIZATION_FAILED";
     throw await fail(code, `The provider refused the authorization (${error}).`, null);
   }

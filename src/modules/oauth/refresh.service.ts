@@ -574,18 +574,16 @@ export async function endpointsOrProviderError(
   outbound: Outbound,
   settings: Parameters<typeof resolveEndpoints>[1],
   timeoutMs: number,
+  options: Parameters<typeof resolveEndpoints>[3] = {},
 ) {
   try {
-    return await resolveEndpoints(outbound, settings, timeoutMs);
+    return await resolveEndpoints(outbound, settings, timeoutMs, options);
   } catch (error) {
-    const message = error instanceof Error ? error.message : "discovery failed";
-    const code =
-      error instanceof DiscoveryError && error.code === "ENDPOINT_NOT_ALLOWED"
-        ? "ENDPOINT_NOT_ALLOWED"
-        : message.includes("different issuer")
-          ? "AUTHORIZATION_FAILED"
-          : "PROVIDER_UNAVAILABLE";
-    throw new CredentialProviderError(code, `Authorization server metadata: ${message}.`);
+    if (!(error instanceof DiscoveryError)) throw error;
+    throw new CredentialProviderError(
+      error.code,
+      `Authorization server metadata: ${error.message}.`,
+    );
   }
 }
 

@@ -18,7 +18,8 @@ export type CredentialErrorCode =
   | "CONNECTION_REFUSED"
   | "PROVIDER_UNAVAILABLE"
   | "RATE_LIMITED"
-  | "ENDPOINT_NOT_ALLOWED";
+  | "ENDPOINT_NOT_ALLOWED"
+  | "AUTHORIZATION_DENIED";
 
 export type ClientAuthentication = {
   clientId: string;

@@ -30,8 +30,29 @@ export const oauth2Settings = z.object({
   tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).default("CLIENT_SECRET_BASIC"),
   audience: z.string().nullable().default(null),
   accountId: z.string().nullable().default(null),
+  /** The endpoints last read from the issuer's metadata (see oauth/discovery). */
+  discovered: z
+    .object({
+      authorizationUrl: z.string().nullable(),
+      tokenUrl: z.string().nullable(),
+      revocationUrl: z.string().nullable(),
+      jwksUri: z.string().nullable(),
+      issParameterSupported: z.boolean(),
+      discoveredAt: z.string(),
+    })
+    .nullable()
+    .default(null),
 });
 export type OAuth2Settings = z.infer<typeof oauth2Settings>;
+
+/** The endpoints in use: configured ones first, then what discovery found. */
+export function effectiveEndpoints(settings: OAuth2Settings) {
+  return {
+    authorizationUrl: settings.authorizationUrl ?? settings.discovered?.authorizationUrl ?? null,
+    tokenUrl: settings.tokenUrl ?? settings.discovered?.tokenUrl ?? null,
+    revocationUrl: settings.revocationUrl ?? settings.discovered?.revocationUrl ?? null,
+  };
+}
 
 const extraParams = z
   .record(
@@ -93,15 +114,15 @@ export const oauth2UpdateInput = (context: ValidationContext) =>
 // issuer's metadata names. Tokens issued by the old server are dropped (and revoked there): the
 // credential must be authorized again against the new one.
 export const oauth2SecretEndpoints: SecretEndpoints<OAuth2Settings> = {
-  endpoints: (settings) => ({
-    tokenUrl: settings.tokenUrl,
-    revocationUrl: settings.revocationUrl,
-    issuer: settings.issuer,
-  }),
+  // Compared as in use, so writing back a discovered endpoint as configured changes nothing.
+  endpoints: (settings) => {
+    const { tokenUrl, revocationUrl } = effectiveEndpoints(settings);
+    return { tokenUrl, revocationUrl, issuer: settings.issuer };
+  },
   secrets: ["clientSecret"],
   discard: ["accessToken", "refreshToken"],
   afterChange: (settings) => ({
-    settings: { ...settings, grantedScopes: [], accountId: null },
+    settings: { ...settings, grantedScopes: [], accountId: null, discovered: null },
     status: "PENDING_AUTHORIZATION",
   }),
 };
@@ -146,6 +167,7 @@ export function createOAuth2(
         "CLIENT_SECRET_BASIC") as TokenEndpointAuthMethod,
       audience: input.audience ?? null,
       accountId: null,
+      discovered: null,
     },
     secrets,
     status: imported ? "ACTIVE" : "PENDING_AUTHORIZATION",
