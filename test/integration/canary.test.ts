@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, startTestApp, type TestApp } from "../helpers/app.js";
 import {
@@ -253,6 +254,102 @@ describe("canary sweep: secrets never leak", () => {
       ),
     );
     await record(true, app.execute(CredentialQuery, { id: basic.id }, { key: user }));
+
+    // The failure paths added with the trust rules: none may repeat a secret it was given.
+    // Moving a destination without the secret, and a secret without a move.
+    for (const input of [
+      { id: oauth.id, oauth2: { tokenUrl: "https://collector.example/token" } },
+      { id: cc.id, clientCredentials: { tokenUrl: "https://collector.example/token" } },
+      { id: basic.id, basic: { host: "collector.example" } },
+      { id: oauth.id, oauth2: { clientSecret: canaries.oauthClientSecret } },
+      { id: basic.id, basic: { password: canaries.basicPassword } },
+      { id: bearer.id, bearer: { refreshToken: canaries.bearerRefreshToken } },
+    ]) {
+      await record(false, app.execute(UpdateCredentialMutation, { input }, { key: writer }));
+    }
+    // A secret with a control character, and a refused address next to a secret.
+    await record(
+      false,
+      app.execute(
+        CreateCredentialMutation,
+        {
+          input: {
+            name: "canary nul",
+            environmentId: env.development,
+            basic: { username: "u", password: `${canaries.basicPassword}\u0000\r\n` },
+          },
+        },
+        { key: writer },
+      ),
+    );
+    await record(
+      false,
+      app.execute(
+        CreateCredentialMutation,
+        {
+          input: {
+            name: "canary metadata address",
+            environmentId: env.development,
+            clientCredentials: {
+              clientId: "c",
+              clientSecret: canaries.ccClientSecret,
+              tokenUrl: "http://169.254.169.254/token",
+            },
+          },
+        },
+        { key: writer },
+      ),
+    );
+    // An issuer that cannot be discovered, with a client secret: the error names the issuer only.
+    await record(
+      false,
+      app.execute(
+        CreateCredentialMutation,
+        {
+          input: {
+            name: "canary issuer",
+            environmentId: env.development,
+            oauth2: {
+              clientId: "c",
+              clientSecret: canaries.oauthClientSecret,
+              issuer: "http://127.0.0.1:9/issuer",
+            },
+          },
+        },
+        { key: writer },
+      ),
+    );
+    // Errors from before resolvers run: an unknown input field next to a password, and a body
+    // that is not JSON.
+    const raw = async (body: string) => {
+      const response = await app.request("/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${writer}` },
+        body,
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    await record(
+      false,
+      raw(
+        JSON.stringify({
+          query: print(CreateCredentialMutation),
+          variables: {
+            input: {
+              name: "canary unknown field",
+              environmentId: env.development,
+              basic: {
+                username: "u",
+                password: canaries.basicPassword,
+                pasword: canaries.rotatedPassword,
+              },
+            },
+          },
+        }),
+      ),
+    );
+    await record(false, raw(`{"query": "{ viewer { scopes } }", "x": "${canaries.bearerToken}`));
+
     await record(
       false,
       app.execute(DeleteCredentialMutation, { input: { id: cc.id } }, { key: writer }),
