@@ -120,6 +120,11 @@ export async function startAuthorization(
     url.searchParams.set("code_challenge_method", "S256");
   }
   if (nonce) url.searchParams.set("nonce", nonce);
+  // OpenID providers grant offline_access (a refresh token) only with prompt=consent (OpenID
+  // Connect Core §11); a prompt the credential configures itself is left as it is.
+  if (requested.includes("offline_access") && !("prompt" in settings.extraAuthorizationParams)) {
+    url.searchParams.set("prompt", "consent");
+  }
   if (settings.audience) url.searchParams.set("audience", settings.audience);
 
   const expiresAt = new Date(Date.now() + stateLifetimeMs);
