@@ -1,12 +1,10 @@
 // The authorization-code flow with PKCE: starting it (state, verifier, URL), and completing it
 // from the callback or the completeAuthorization mutation.
 import { createHash, randomBytes } from "node:crypto";
-import { createRemoteJWKSet, customFetch, jwtVerify } from "jose";
 import { z } from "zod";
 import type { ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
-import type { Outbound } from "../../lib/outbound.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
@@ -16,6 +14,7 @@ import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { recordCredentialEvent } from "./history.js";
+import { IdTokenError, verifiedIdTokenSubject } from "./id-token.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
   requestToken,
@@ -339,7 +338,7 @@ export async function completeAuthorization(
   let accountId: string | null = null;
   if (token.idToken) {
     try {
-      accountId = await verifiedSubject(token.idToken, {
+      accountId = await verifiedIdTokenSubject(token.idToken, {
         issuer: authorization.expectedIssuer,
         jwksUri: endpoints.jwksUri,
         clientId: settings.clientId,
@@ -347,8 +346,13 @@ export async function completeAuthorization(
         timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
         outbound: deps.outbound,
       });
-    } catch {
-      throw await fail("AUTHORIZATION_FAILED", "The id_token could not be verified.", exchange);
+    } catch (error) {
+      if (!(error instanceof IdTokenError)) throw error;
+      throw await fail(
+        "AUTHORIZATION_FAILED",
+        `The id_token could not be verified: ${error.message}.`,
+        exchange,
+      );
     }
   }
   if (
@@ -405,52 +409,4 @@ export async function completeAuthorization(
     });
   });
   return ids;
-}
-
-// Key sets per outbound policy and URL: jose caches the keys inside each one.
-const jwksCaches = new WeakMap<Outbound, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
-
-function remoteKeySet(outbound: Outbound, jwksUri: string, timeoutMs: number) {
-  let cache = jwksCaches.get(outbound);
-  if (!cache) {
-    cache = new Map();
-    jwksCaches.set(outbound, cache);
-  }
-  let jwks = cache.get(jwksUri);
-  if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: timeoutMs,
-      // Through the outbound path: address policy, no redirects, size and time caps.
-      [customFetch]: (url, options) =>
-        outbound.fetch(url, { headers: options.headers, signal: options.signal, timeoutMs }),
-    });
-    cache.set(jwksUri, jwks);
-  }
-  return jwks;
-}
-
-async function verifiedSubject(
-  idToken: string,
-  options: {
-    issuer: string | null;
-    jwksUri: string | null;
-    clientId: string;
-    nonce: string | null;
-    timeoutMs: number;
-    outbound: Outbound;
-  },
-): Promise<string> {
-  if (!options.jwksUri || !options.issuer) {
-    throw new Error("no issuer keys to verify the id_token with");
-  }
-  const jwks = remoteKeySet(options.outbound, options.jwksUri, options.timeoutMs);
-  const { payload } = await jwtVerify(idToken, jwks, {
-    issuer: options.issuer,
-    audience: options.clientId,
-    algorithms: ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"],
-    clockTolerance: 30,
-  });
-  if (options.nonce && payload.nonce !== options.nonce) throw new Error("nonce mismatch");
-  if (typeof payload.sub !== "string" || !payload.sub) throw new Error("no subject");
-  return payload.sub;
 }
