@@ -17,6 +17,12 @@ import { recordCredentialEvent } from "./history.js";
 import { IdTokenError, verifiedIdTokenSubject } from "./id-token.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
+  grantedScopesOf,
+  insufficientScopesMessage,
+  missingScopesOf,
+  scopeSpellingFor,
+} from "./scopes.js";
+import {
   requestToken,
   type TokenAttempt,
   TokenEndpointError,
@@ -325,16 +331,6 @@ export async function completeAuthorization(
   }
   const exchange = attempts.at(-1) ?? null;
 
-  const granted = token.scope ? token.scope.split(" ").filter(Boolean) : authorization.scopes;
-  const missing = authorization.scopes.filter((scope) => !granted.includes(scope));
-  if (missing.length > 0) {
-    throw await fail(
-      "INSUFFICIENT_SCOPES",
-      `The provider granted fewer scopes than required (missing: ${missing.slice(0, 10).join(" ")}).`,
-      exchange,
-    );
-  }
-
   let accountId: string | null = null;
   if (token.idToken) {
     try {
@@ -355,6 +351,15 @@ export async function completeAuthorization(
       );
     }
   }
+
+  // Fewer scopes than requested still leave a working token: it is kept, and the credential is
+  // DEGRADED until a re-authorization grants the rest.
+  const granted = grantedScopesOf(token.scope, authorization.scopes);
+  const missing = missingScopesOf(
+    authorization.scopes,
+    granted,
+    scopeSpellingFor(credential.providerKey),
+  );
   if (
     authorization.reauthorize &&
     settings.accountId &&
@@ -376,8 +381,14 @@ export async function completeAuthorization(
     ...settings,
     scopes: authorization.reauthorize ? authorization.scopes : settings.scopes,
     grantedScopes: granted,
+    missingScopes: missing,
     accountId: accountId ?? settings.accountId,
   };
+  const status = missing.length > 0 ? "DEGRADED" : "ACTIVE";
+  const reason =
+    missing.length > 0
+      ? { code: "INSUFFICIENT_SCOPES", message: insufficientScopesMessage(missing) }
+      : null;
   await deps.prisma.$transaction(async (tx) => {
     await tx.credential.update({
       where: { id: credential.id },
@@ -385,9 +396,9 @@ export async function completeAuthorization(
         // Bumping the version fences out any refresh still holding the previous grant's token.
         version: { increment: 1 },
         settings: nextSettings,
-        status: "ACTIVE",
-        statusReasonCode: null,
-        statusReasonMessage: null,
+        status,
+        statusReasonCode: reason?.code ?? null,
+        statusReasonMessage: reason?.message ?? null,
         expiresAt: expiryFrom(token),
         lastVerifiedAt: new Date(),
       },
@@ -396,7 +407,8 @@ export async function completeAuthorization(
     await recordCredentialEvent(tx, {
       ...ids,
       type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",
-      status: "ACTIVE",
+      status,
+      reason,
       attempt: exchange ? attemptFrom("exchange", exchange) : null,
     });
     await recordAudit(tx, {
@@ -405,7 +417,7 @@ export async function completeAuthorization(
       action: authorization.reauthorize ? "credential.reauthorize" : "credential.authorize",
       objectType: "Credential",
       objectId: credential.id,
-      metadata: { grantedScopes: granted },
+      metadata: { grantedScopes: granted, missingScopes: missing },
     });
   });
   return ids;
