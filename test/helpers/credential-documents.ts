@@ -65,6 +65,7 @@ export const CredentialFieldsFragment = graphql(`
       revocationUrl
       scopes
       grantedScopes
+      missingScopes
       extraAuthorizationParams
       usePkce
       tokenEndpointAuthMethod

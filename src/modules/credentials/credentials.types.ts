@@ -332,6 +332,11 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
       }),
       scopes: t.stringList({ resolve: (c) => setting("scopes")(c as never) }),
       grantedScopes: t.stringList({ resolve: (c) => setting("grantedScopes")(c as never) }),
+      missingScopes: t.stringList({
+        description:
+          "Requested scopes the provider did not grant; empty when nothing is missing. While any are missing the credential is DEGRADED (INSUFFICIENT_SCOPES) and its token still works for the granted ones; reauthorizeCredential asks for them again.",
+        resolve: (c) => setting("missingScopes")(c as never),
+      }),
       extraAuthorizationParams: t.field({
         type: "JSON",
         resolve: (c) => setting("extraAuthorizationParams")(c as never),

@@ -1,12 +1,10 @@
 // The authorization-code flow with PKCE: starting it (state, verifier, URL), and completing it
 // from the callback or the completeAuthorization mutation.
 import { createHash, randomBytes } from "node:crypto";
-import { createRemoteJWKSet, customFetch, jwtVerify } from "jose";
 import { z } from "zod";
 import type { ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
-import type { Outbound } from "../../lib/outbound.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
@@ -17,7 +15,14 @@ import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { sameEndpoints } from "./discovery.js";
 import { recordCredentialEvent } from "./history.js";
+import { IdTokenError, verifiedIdTokenSubject } from "./id-token.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
+import {
+  grantedScopesOf,
+  insufficientScopesMessage,
+  missingScopesOf,
+  scopeSpellingFor,
+} from "./scopes.js";
 import {
   requestToken,
   type TokenAttempt,
@@ -121,6 +126,11 @@ export async function startAuthorization(
     url.searchParams.set("code_challenge_method", "S256");
   }
   if (nonce) url.searchParams.set("nonce", nonce);
+  // OpenID providers grant offline_access (a refresh token) only with prompt=consent (OpenID
+  // Connect Core §11); a prompt the credential configures itself is left as it is.
+  if (requested.includes("offline_access") && !("prompt" in settings.extraAuthorizationParams)) {
+    url.searchParams.set("prompt", "consent");
+  }
   if (settings.audience) url.searchParams.set("audience", settings.audience);
 
   const expiresAt = new Date(Date.now() + stateLifetimeMs);
@@ -337,20 +347,10 @@ export async function completeAuthorization(
   }
   const exchange = attempts.at(-1) ?? null;
 
-  const granted = token.scope ? token.scope.split(" ").filter(Boolean) : authorization.scopes;
-  const missing = authorization.scopes.filter((scope) => !granted.includes(scope));
-  if (missing.length > 0) {
-    throw await fail(
-      "INSUFFICIENT_SCOPES",
-      `The provider granted fewer scopes than required (missing: ${missing.slice(0, 10).join(" ")}).`,
-      exchange,
-    );
-  }
-
   let accountId: string | null = null;
   if (token.idToken) {
     try {
-      accountId = await verifiedSubject(token.idToken, {
+      accountId = await verifiedIdTokenSubject(token.idToken, {
         issuer: authorization.expectedIssuer,
         jwksUri: endpoints.jwksUri,
         clientId: settings.clientId,
@@ -358,10 +358,24 @@ export async function completeAuthorization(
         timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
         outbound: deps.outbound,
       });
-    } catch {
-      throw await fail("AUTHORIZATION_FAILED", "The id_token could not be verified.", exchange);
+    } catch (error) {
+      if (!(error instanceof IdTokenError)) throw error;
+      throw await fail(
+        "AUTHORIZATION_FAILED",
+        `The id_token could not be verified: ${error.message}.`,
+        exchange,
+      );
     }
   }
+
+  // Fewer scopes than requested still leave a working token: it is kept, and the credential is
+  // DEGRADED until a re-authorization grants the rest.
+  const granted = grantedScopesOf(token.scope, authorization.scopes);
+  const missing = missingScopesOf(
+    authorization.scopes,
+    granted,
+    scopeSpellingFor(credential.providerKey),
+  );
   if (
     authorization.reauthorize &&
     settings.accountId &&
@@ -383,8 +397,14 @@ export async function completeAuthorization(
     ...settings,
     scopes: authorization.reauthorize ? authorization.scopes : settings.scopes,
     grantedScopes: granted,
+    missingScopes: missing,
     accountId: accountId ?? settings.accountId,
   };
+  const status = missing.length > 0 ? "DEGRADED" : "ACTIVE";
+  const reason =
+    missing.length > 0
+      ? { code: "INSUFFICIENT_SCOPES", message: insufficientScopesMessage(missing) }
+      : null;
   await deps.prisma.$transaction(async (tx) => {
     await tx.credential.update({
       where: { id: credential.id },
@@ -392,9 +412,9 @@ export async function completeAuthorization(
         // Bumping the version fences out any refresh still holding the previous grant's token.
         version: { increment: 1 },
         settings: nextSettings,
-        status: "ACTIVE",
-        statusReasonCode: null,
-        statusReasonMessage: null,
+        status,
+        statusReasonCode: reason?.code ?? null,
+        statusReasonMessage: reason?.message ?? null,
         expiresAt: expiryFrom(token),
         lastVerifiedAt: new Date(),
       },
@@ -403,7 +423,8 @@ export async function completeAuthorization(
     await recordCredentialEvent(tx, {
       ...ids,
       type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",
-      status: "ACTIVE",
+      status,
+      reason,
       attempt: exchange ? attemptFrom("exchange", exchange) : null,
     });
     await recordAudit(tx, {
@@ -412,56 +433,8 @@ export async function completeAuthorization(
       action: authorization.reauthorize ? "credential.reauthorize" : "credential.authorize",
       objectType: "Credential",
       objectId: credential.id,
-      metadata: { grantedScopes: granted },
+      metadata: { grantedScopes: granted, missingScopes: missing },
     });
   });
   return ids;
-}
-
-// Key sets per outbound policy and URL: jose caches the keys inside each one.
-const jwksCaches = new WeakMap<Outbound, Map<string, ReturnType<typeof createRemoteJWKSet>>>();
-
-function remoteKeySet(outbound: Outbound, jwksUri: string, timeoutMs: number) {
-  let cache = jwksCaches.get(outbound);
-  if (!cache) {
-    cache = new Map();
-    jwksCaches.set(outbound, cache);
-  }
-  let jwks = cache.get(jwksUri);
-  if (!jwks) {
-    jwks = createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: timeoutMs,
-      // Through the outbound path: address policy, no redirects, size and time caps.
-      [customFetch]: (url, options) =>
-        outbound.fetch(url, { headers: options.headers, signal: options.signal, timeoutMs }),
-    });
-    cache.set(jwksUri, jwks);
-  }
-  return jwks;
-}
-
-async function verifiedSubject(
-  idToken: string,
-  options: {
-    issuer: string | null;
-    jwksUri: string | null;
-    clientId: string;
-    nonce: string | null;
-    timeoutMs: number;
-    outbound: Outbound;
-  },
-): Promise<string> {
-  if (!options.jwksUri || !options.issuer) {
-    throw new Error("no issuer keys to verify the id_token with");
-  }
-  const jwks = remoteKeySet(options.outbound, options.jwksUri, options.timeoutMs);
-  const { payload } = await jwtVerify(idToken, jwks, {
-    issuer: options.issuer,
-    audience: options.clientId,
-    algorithms: ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"],
-    clockTolerance: 30,
-  });
-  if (options.nonce && payload.nonce !== options.nonce) throw new Error("nonce mismatch");
-  if (typeof payload.sub !== "string" || !payload.sub) throw new Error("no subject");
-  return payload.sub;
 }

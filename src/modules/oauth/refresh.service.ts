@@ -16,6 +16,12 @@ import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { DiscoveryError, resolveEndpoints } from "./discovery.js";
 import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
+import {
+  grantedScopesOf,
+  insufficientScopesMessage,
+  missingScopesOf,
+  scopeSpellingFor,
+} from "./scopes.js";
 import { shouldRefresh } from "./should-refresh.js";
 import {
   type ClientAuthentication,
@@ -224,7 +230,7 @@ export class Refresher {
             !error.wroteStatus &&
             after !== null &&
             after.version > row.version &&
-            after.status === "ACTIVE";
+            (after.status === "ACTIVE" || after.statusReasonCode === "INSUFFICIENT_SCOPES");
           if (!superseded) throw error;
           return "skipped";
         } finally {
@@ -341,7 +347,6 @@ export class Refresher {
           : {}),
       },
     );
-    const restored = row.status !== "ACTIVE";
     try {
       await this.deps.prisma.$transaction(async (tx) => {
         // The fence: only the holder of the current lease, on the version it read, may write.
@@ -360,6 +365,10 @@ export class Refresher {
           },
         });
         if (count !== 1) throw new LeaseLostError("the refresh lease was lost before the write");
+        const reason =
+          row.kind === "OAUTH2" ? await writeScopesAfterRefresh(tx, row.id, token) : null;
+        const status: CredentialStatus = reason ? "DEGRADED" : "ACTIVE";
+        const restored = status === "ACTIVE" && row.status !== "ACTIVE";
         await upsertSecretRows(tx, row.id, rows);
         await this.recordAttempts(
           tx,
@@ -367,7 +376,8 @@ export class Refresher {
           action,
           attempts,
           restored ? "RESTORED" : "REFRESHED",
-          "ACTIVE",
+          status,
+          reason,
         );
       });
     } catch (error) {
@@ -567,6 +577,70 @@ export class Refresher {
     }
     return refreshed;
   }
+}
+
+/**
+ * Scopes after a successful refresh. A response without `scope` grants what was granted before
+ * (RFC 6749 §5.1, §6), so granted and missing scopes stay as they are. A response with one
+ * replaces the granted scopes, and a missing scope is cleared only when it now shows up granted.
+ * While any scope is missing the credential stays DEGRADED (INSUFFICIENT_SCOPES): the token
+ * works for what was granted.
+ */
+export function scopesAfterRefresh(
+  settings: OAuth2Settings,
+  token: TokenResponse,
+  providerKey: string | null,
+): { settings: OAuth2Settings; reason: { code: string; message: string } | null } {
+  let next = settings;
+  if (token.scope) {
+    const granted = grantedScopesOf(token.scope, settings.grantedScopes);
+    const stillMissing = missingScopesOf(
+      settings.missingScopes,
+      granted,
+      scopeSpellingFor(providerKey),
+    );
+    next = { ...settings, grantedScopes: granted, missingScopes: stillMissing };
+  }
+  const reason =
+    next.missingScopes.length > 0
+      ? { code: "INSUFFICIENT_SCOPES", message: insufficientScopesMessage(next.missingScopes) }
+      : null;
+  return { settings: next, reason };
+}
+
+/**
+ * Inside the refresh's transaction, after its fenced write (which holds the row): records the
+ * scopes a refresh response grants and returns the INSUFFICIENT_SCOPES reason while any are
+ * missing, writing that status. Settings are read again here, so a concurrent settings update
+ * that committed first is kept.
+ */
+async function writeScopesAfterRefresh(
+  tx: Prisma.TransactionClient,
+  credentialId: string,
+  token: TokenResponse,
+): Promise<{ code: string; message: string } | null> {
+  const current = await tx.credential.findUniqueOrThrow({
+    where: { id: credentialId },
+    select: { kind: true, settings: true, providerKey: true },
+  });
+  const before = settingsOf<OAuth2Settings>(current);
+  const { settings, reason } = scopesAfterRefresh(before, token, current.providerKey);
+  if (settings !== before || reason) {
+    await tx.credential.update({
+      where: { id: credentialId },
+      data: {
+        ...(settings !== before ? { settings } : {}),
+        ...(reason
+          ? {
+              status: "DEGRADED",
+              statusReasonCode: reason.code,
+              statusReasonMessage: reason.message,
+            }
+          : {}),
+      },
+    });
+  }
+  return reason;
 }
 
 /** Endpoints, with a failed discovery reported as the provider being unavailable. */

@@ -25,6 +25,8 @@ export const oauth2Settings = z.object({
   revocationUrl: z.string().nullable().default(null),
   scopes: z.array(z.string()).default([]),
   grantedScopes: z.array(z.string()).default([]),
+  /** Requested scopes the last grant lacks (the credential is DEGRADED, INSUFFICIENT_SCOPES). */
+  missingScopes: z.array(z.string()).default([]),
   extraAuthorizationParams: z.record(z.string(), z.string()).default({}),
   usePkce: z.boolean().default(true),
   tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).default("CLIENT_SECRET_BASIC"),
@@ -122,7 +124,13 @@ export const oauth2SecretEndpoints: SecretEndpoints<OAuth2Settings> = {
   secrets: ["clientSecret"],
   discard: ["accessToken", "refreshToken"],
   afterChange: (settings) => ({
-    settings: { ...settings, grantedScopes: [], accountId: null, discovered: null },
+    settings: {
+      ...settings,
+      grantedScopes: [],
+      missingScopes: [],
+      accountId: null,
+      discovered: null,
+    },
     status: "PENDING_AUTHORIZATION",
   }),
 };
@@ -161,6 +169,7 @@ export function createOAuth2(
       revocationUrl: input.revocationUrl ?? null,
       scopes: input.scopes ?? [],
       grantedScopes: imported ? (input.scopes ?? []) : [],
+      missingScopes: [],
       extraAuthorizationParams: input.extraAuthorizationParams ?? {},
       usePkce: input.usePkce ?? true,
       tokenEndpointAuthMethod: (input.tokenEndpointAuthMethod ??
