@@ -75,7 +75,7 @@ describe("one outbound path", () => {
   it("fetches every remote key set through the outbound path", () => {
     const remote = files.filter((f) => /createRemoteJWKSet\s*\(/.test(f.text));
     expect(remote.map((f) => f.name).sort()).toEqual(
-      ["lib/auth.ts", "modules/oauth/authorization.service.ts"].sort(),
+      ["lib/auth.ts", "modules/oauth/id-token.ts"].sort(),
     );
     for (const file of remote) {
       const calls = file.text.split(/createRemoteJWKSet\s*\(/).slice(1);
