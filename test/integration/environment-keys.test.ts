@@ -15,6 +15,7 @@ import {
   CreateWorkspaceMutation,
   NodeQuery,
   RevokeApiKeyMutation,
+  ViewerQuery,
 } from "../helpers/documents.js";
 import { startTokenStub, type TokenStub, tokenReply } from "../helpers/token-stub.js";
 
@@ -226,6 +227,14 @@ describe("keys limited to one environment", () => {
         expect(other).toEqual(missing);
         expect(other).toEqual({ data: { [field]: null } });
       }
+    });
+
+    it("viewer.workspace.environments shows only its own environment", async () => {
+      const { environments } = dataOf(await app.execute(ViewerQuery, undefined, { key: devUser }))
+        .viewer.workspace;
+      expect(environments.map((e) => e.slug)).toEqual(["development"]);
+      const all = dataOf(await app.execute(ViewerQuery)).viewer.workspace.environments;
+      expect(all.map((e) => e.slug)).toEqual(["development", "production"]);
     });
 
     it("credentials lists only its own environment", async () => {

@@ -9,7 +9,13 @@ export const WorkspaceRef = builder.prismaNode("Workspace", {
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    environments: t.relation("environments", { query: { orderBy: { createdAt: "asc" } } }),
+    environments: t.relation("environments", {
+      description: "The workspace's environments; for a key limited to one, only that one.",
+      query: (_args, context) => ({
+        orderBy: { createdAt: "asc" },
+        ...(context.caller?.environmentId ? { where: { id: context.caller.environmentId } } : {}),
+      }),
+    }),
   }),
 });
 
