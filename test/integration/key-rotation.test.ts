@@ -155,6 +155,9 @@ describe("encryption key rotation", () => {
           failures.push(result);
         }
         reads++;
+        // Like callers on sockets: each request is its own event, not a microtask chain. With the
+        // embedded database and synchronous decryption, an unbroken chain would starve timers.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     });
     const rewrap = dataOf(
