@@ -16,7 +16,7 @@ import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { sameEndpoints } from "./discovery.js";
-import { recordCredentialEvent } from "./history.js";
+import { withCredentialEvents } from "./history.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
   requestToken,
@@ -131,7 +131,7 @@ export async function startAuthorization(
         field: `pkce:${id}`,
       })
     : null;
-  await deps.prisma.$transaction(async (tx) => {
+  await withCredentialEvents(deps, async (tx, record) => {
     if (endpoints.discovered && !sameEndpoints(settings.discovered, endpoints.discovered)) {
       // Shown on the credential, and used while the issuer's metadata cannot be read.
       await tx.credential.update({
@@ -155,7 +155,7 @@ export async function startAuthorization(
         expiresAt,
       },
     });
-    await recordCredentialEvent(tx, {
+    await record({
       workspaceId: credential.workspaceId,
       credentialId: credential.id,
       type: "AUTHORIZATION_STARTED",
@@ -232,7 +232,7 @@ export async function completeAuthorization(
   const ids = { workspaceId: credential.workspaceId, credentialId: credential.id };
 
   const fail = async (code: string, message: string, attempt: TokenAttempt | null) => {
-    await deps.prisma.$transaction(async (tx) => {
+    await withCredentialEvents(deps, async (tx, record) => {
       // A failed (re)authorization leaves a working credential as it is.
       if (credential.status === "PENDING_AUTHORIZATION") {
         await tx.credential.update({
@@ -240,7 +240,7 @@ export async function completeAuthorization(
           data: { statusReasonCode: code, statusReasonMessage: message },
         });
       }
-      await recordCredentialEvent(tx, {
+      await record({
         ...ids,
         type: "AUTHORIZATION_FAILED",
         status: credential.status,
@@ -385,7 +385,7 @@ export async function completeAuthorization(
     grantedScopes: granted,
     accountId: accountId ?? settings.accountId,
   };
-  await deps.prisma.$transaction(async (tx) => {
+  await withCredentialEvents(deps, async (tx, record) => {
     await tx.credential.update({
       where: { id: credential.id },
       data: {
@@ -400,7 +400,7 @@ export async function completeAuthorization(
       },
     });
     await upsertSecretRows(tx, credential.id, rows);
-    await recordCredentialEvent(tx, {
+    await record({
       ...ids,
       type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",
       status: "ACTIVE",
