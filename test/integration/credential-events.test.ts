@@ -413,8 +413,13 @@ describe("credential events", () => {
       pubsub: app.keyport.services.pubsub,
       logger: app.keyport.services.logger,
     });
-    const someCredential = () =>
-      app.database.prisma.credential.findFirstOrThrow({ where: { workspaceId } });
+    const someCredential = async () => {
+      const created = await createCredential(app, {
+        name: unique("events"),
+        bearer: { token: "events-bearer-token" },
+      });
+      return app.database.prisma.credential.findUniqueOrThrow({ where: { id: rawId(created.id) } });
+    };
 
     it("gives ids that grow strictly in commit order, even when a later transaction started first", async () => {
       const credential = await someCredential();
