@@ -25,6 +25,8 @@ import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { useRequestLimits } from "./lib/request-limits.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
+import { callerWatchOf } from "./modules/subscriptions/caller-watch.js";
+import { useGraphqlSse } from "./modules/subscriptions/graphql-sse.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from "./pubsub.js";
 import { schema } from "./schema/index.js";
@@ -98,7 +100,11 @@ export async function createKeyport(
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
   const allowedOrigins = new Set(config.http.allowedOrigins);
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  const graphqlEndpoint = "/graphql";
+  const yoga: YogaServerInstance<Record<string, unknown>, Context> = createYoga<
+    Record<string, unknown>,
+    Context
+  >({
     schema,
     // Only ALLOWED_ORIGINS get CORS headers, each its own origin, never with credentials (callers
     // send keys in the Authorization header, not cookies); other origins get none.
@@ -113,7 +119,7 @@ export async function createKeyport(
         maxAge: 600,
       };
     },
-    graphqlEndpoint: "/graphql",
+    graphqlEndpoint,
     landingPage: false,
     graphiql: config.production
       ? false
@@ -147,6 +153,13 @@ export async function createKeyport(
       }),
       useErrorHygiene(),
       httpRoutes(services),
+      // The graphql-sse protocol; yoga serves its own server-sent events on /graphql too.
+      useGraphqlSse({
+        path: `${graphqlEndpoint}/stream`,
+        services,
+        yoga: () => yoga,
+        bufferSize: config.subscriptions.bufferSize,
+      }),
       useCSRFPrevention({ requestHeaders: ["x-graphql-yoga-csrf"] }),
       // No introspection and no field suggestions, on HTTP, SSE and WebSocket alike.
       ...(config.production ? [useHideSchema()] : []),
@@ -208,6 +221,7 @@ export async function createKeyport(
     },
     async close() {
       refresher.stopSweeper();
+      callerWatchOf(services).endAll();
       for (const socket of sockets) socket.close();
       await pubsub.close();
       await outbound.close();
