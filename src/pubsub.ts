@@ -15,6 +15,9 @@ export interface PubSub {
   readonly bus: EventBus;
   readonly kind: "memory" | "redis";
   ping(): Promise<void>;
+  /** Calls `listener` whenever the bus is back after an outage (events published meanwhile were
+   * not delivered); returns a function that removes it. */
+  onRecover(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -23,6 +26,7 @@ export function createMemoryPubSub(): PubSub {
     bus: createPubSub<PubSubChannels>(),
     kind: "memory",
     ping: async () => {},
+    onRecover: () => () => {},
     close: async () => {},
   };
 }
@@ -48,12 +52,36 @@ export function createRedisPubSub(url: string, logger: Logger): PubSub {
       reported = false;
     });
   }
+  // After the subscriber connection comes back (and has re-subscribed: the PING answers after
+  // the SUBSCRIBE commands sent before it), listeners catch up from the events table.
+  const recoverListeners = new Set<() => void>();
+  let subscriberLost = false;
+  subscribeClient.on("close", () => {
+    subscriberLost = true;
+  });
+  subscribeClient.on("ready", () => {
+    if (!subscriberLost) return;
+    subscriberLost = false;
+    setTimeout(() => {
+      subscribeClient
+        .ping()
+        .catch(() => {})
+        .finally(() => {
+          logger.info("redis is back; subscriptions catch up from the events table");
+          for (const listener of recoverListeners) listener();
+        });
+    }, 100).unref();
+  });
   const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
   return {
     bus: createPubSub<PubSubChannels>({ eventTarget }),
     kind: "redis",
     ping: async () => {
       await publishClient.ping();
+    },
+    onRecover: (listener) => {
+      recoverListeners.add(listener);
+      return () => recoverListeners.delete(listener);
     },
     close: async () => {
       publishClient.disconnect();

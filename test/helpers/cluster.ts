@@ -3,6 +3,7 @@
 // single-process). Either way, coordination goes through the database only.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type { Server } from "node:http";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +18,10 @@ const root = path.resolve(import.meta.dirname, "../..");
 
 export type Instance = {
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Where the instance listens (http://127.0.0.1:<port>), for SSE and WebSocket clients. */
+  origin: string;
+  /** The app, for instances in this process. */
+  keyport: Keyport | null;
   /** The process id, for real server processes. */
   pid: number | null;
   /** The refresher, for instances in this process (fault injection). */
@@ -64,6 +69,7 @@ export async function startCluster(
 
   if (!testDatabase.databaseUrl) {
     const keyports: Keyport[] = [];
+    const servers: Server[] = [];
     const instances: Instance[] = [];
     for (let i = 0; i < size; i++) {
       const logs: string[] = [];
@@ -72,7 +78,14 @@ export async function startCluster(
         logSink: (line) => logs.push(line),
       });
       keyports.push(keyport);
+      const server = keyport.createHttpServer();
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
       instances.push({
+        origin: `http://127.0.0.1:${port}`,
+        keyport,
         pid: null,
         refresher: keyport.services.refresher,
         logs,
@@ -89,6 +102,11 @@ export async function startCluster(
       mode: "in-process",
       async close() {
         for (const keyport of keyports) keyport.services.refresher.stopSweeper();
+        for (const server of servers) {
+          server.closeAllConnections();
+          server.close();
+        }
+        await Promise.all(keyports.map((keyport) => keyport.services.pubsub.close()));
         await database.close();
       },
     };
@@ -140,6 +158,8 @@ export async function startCluster(
         `instance ${i} to be ready`,
       );
       instances.push({
+        origin: base,
+        keyport: null,
         pid: child.pid ?? null,
         refresher: null,
         logs,

@@ -91,3 +91,34 @@ describe("createEventStream", () => {
     expect((await stream.next()).done).toBe(true);
   });
 });
+
+describe("catching up after the live feed lost events", () => {
+  it("replays from the last event seen, then continues live without duplicates", async () => {
+    const { feed, publish } = liveFeed();
+    const stored = [1, 2, 3, 4, 5, 6].map((n) => event(n));
+    const stream = createEventStream<Event>({
+      live: feed,
+      async *replay(after) {
+        yield stored.filter((e) => e.seq > after);
+      },
+      sequenceOf: (e) => e.seq,
+      accept: () => true,
+      bufferSize: 100,
+    });
+    await tick();
+    stream.startAt(0n);
+    publish(event(1));
+    publish(event(2));
+    // 3, 4 and 5 were committed while the feed was down; 6 arrives live once it is back.
+    await tick();
+    stream.catchUp();
+    publish(event(6));
+    await tick();
+    const seen: bigint[] = [];
+    for (let i = 0; i < 6; i++) seen.push(((await stream.next()).value as Event).seq);
+    expect(seen).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+    publish(event(7));
+    expect(((await stream.next()).value as Event).seq).toBe(7n);
+    await stream.return?.();
+  });
+});

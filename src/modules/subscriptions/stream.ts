@@ -43,6 +43,12 @@ export type StreamOptions<T> = {
 export type EventStream<T> = AsyncIterableIterator<T | StreamEnd> & {
   /** Ends the stream: the consumer receives `StreamEnd` next, then the stream completes. */
   end(reason: EndReason, message: string): void;
+  /** Where a stream without `after` started (the newest stored sequence then), unless it has
+   * seen an event since: catching up starts there. */
+  startAt(sequence: bigint): void;
+  /** Replays the stored events after the last one seen, then continues live: called when the
+   * live feed may have lost events (the pub/sub connection was down). */
+  catchUp(): void;
 };
 
 export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> {
@@ -54,7 +60,11 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
   // Resolved when the consumer has taken half the buffer (the replay waits for it).
   let drained: (() => void) | null = null;
   // While replaying, live events wait here; afterwards they pass straight to the queue.
-  let held: T[] | null = options.replay && options.after !== undefined ? [] : null;
+  let held = null as T[] | null;
+  // The highest sequence seen (sent or not for this subscriber); null until known.
+  let position: bigint | null = options.after ?? null;
+  let replaying = false;
+  let replayAgain = false;
   // Every event up to `floor` was sent by the replay (or was not for this subscriber): live
   // copies of them are dropped. Ids grow in commit order within a workspace, so once the replay
   // has read an id, every smaller one was committed and read too.
@@ -91,6 +101,7 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
   const push = (event: T, replayed = false) => {
     if (finished) return;
     const sequence = options.sequenceOf(event);
+    if (position === null || sequence > position) position = sequence;
     if (replayed) {
       if (sequence <= floor) return;
       floor = sequence;
@@ -128,11 +139,15 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
     }
   })();
 
-  if (held && options.replay && options.after !== undefined) {
+  const runReplay = async () => {
     const replay = options.replay;
-    const after = options.after;
-    void (async () => {
-      try {
+    if (!replay || replaying || finished) return;
+    replaying = true;
+    held ??= [];
+    try {
+      do {
+        replayAgain = false;
+        const after = position ?? -1n;
         for await (const page of replay(after)) {
           for (const event of page) push(event, true);
           if (finished) return;
@@ -143,19 +158,34 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
             });
           }
         }
-      } catch {
-        end("REPLAY_FAILED", "The stored events could not be read; resubscribe with after.");
-        return;
-      }
-      const pending = held ?? [];
-      held = null;
-      // Sorted: live events from several publishers may arrive slightly out of order.
-      pending.sort((a, b) => compare(options.sequenceOf(a), options.sequenceOf(b)));
-      for (const event of pending) push(event);
-    })();
+      } while (replayAgain && !finished);
+    } catch {
+      end("REPLAY_FAILED", "The stored events could not be read; resubscribe with after.");
+      return;
+    } finally {
+      replaying = false;
+    }
+    const pending = held ?? [];
+    held = null;
+    // Sorted: live events from several publishers may arrive slightly out of order.
+    pending.sort((a, b) => compare(options.sequenceOf(a), options.sequenceOf(b)));
+    for (const event of pending) push(event);
+  };
+  if (options.after !== undefined) {
+    held = [];
+    void runReplay();
   }
+
   const iterator: EventStream<T> = {
     end,
+    startAt(sequence) {
+      if (position === null) position = sequence;
+    },
+    catchUp() {
+      if (finished || position === null) return;
+      if (replaying) replayAgain = true;
+      else void runReplay();
+    },
     async next() {
       for (;;) {
         if (closed) return { done: true, value: undefined };
