@@ -38,6 +38,9 @@ export type KeyportOptions = {
   /** Use this outbound path instead of one built from the configuration (tests inject one with
    * their own allow list or DNS lookup). Closed with the app. */
   outbound?: Outbound;
+  /** Use this event bus instead of one built from the configuration (instances in one process
+   * share one, as instances on one Redis do). */
+  pubsub?: PubSub;
 };
 
 export type Keyport = {
@@ -71,9 +74,9 @@ export async function createKeyport(
     if (!options.database) await db.close();
     throw new ConfigError(keyProblems);
   }
-  const pubsub: PubSub = config.redisUrl
-    ? createRedisPubSub(config.redisUrl, logger)
-    : createMemoryPubSub();
+  const pubsub: PubSub =
+    options.pubsub ??
+    (config.redisUrl ? createRedisPubSub(config.redisUrl, logger) : createMemoryPubSub());
   const outbound = options.outbound ?? createOutbound(config);
   const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config, outbound });
   const services: Services = {

@@ -11,6 +11,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type ExecutionResult, print } from "graphql";
 import type { Database } from "../../src/db.js";
 import type { Refresher } from "../../src/modules/oauth/refresh.service.js";
+import { createMemoryPubSub } from "../../src/pubsub.js";
 import { createKeyport, type Keyport } from "../../src/yoga.js";
 import { createTestDatabase, testConfig, testEncryptionKeys } from "./app.js";
 
@@ -65,16 +66,23 @@ export async function startCluster(
 ): Promise<Cluster> {
   const testDatabase = await createTestDatabase();
   const database = await testDatabase.open();
-  const baseEnv = { LOG_LEVEL: "warn", REFRESH_SWEEP_INTERVAL_MS: "0", ...env };
+  const baseEnv: Record<string, string> = {
+    LOG_LEVEL: "warn",
+    REFRESH_SWEEP_INTERVAL_MS: "0",
+    ...env,
+  };
 
   if (!testDatabase.databaseUrl) {
     const keyports: Keyport[] = [];
     const servers: Server[] = [];
     const instances: Instance[] = [];
+    // Without Redis, the instances share one in-process bus, as instances on one Redis share it.
+    const sharedBus = baseEnv.REDIS_URL ? undefined : createMemoryPubSub();
     for (let i = 0; i < size; i++) {
       const logs: string[] = [];
       const keyport = await createKeyport(testConfig(baseEnv), {
         database,
+        ...(sharedBus ? { pubsub: sharedBus } : {}),
         logSink: (line) => logs.push(line),
       });
       keyports.push(keyport);
