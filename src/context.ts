@@ -13,6 +13,7 @@ import {
 import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { Outbound } from "./lib/outbound.js";
+import type { EventPruner } from "./modules/events/events.service.js";
 import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
@@ -40,6 +41,8 @@ export interface Services {
   pubsub: PubSub;
   keyRing: KeyRing;
   refresher: Refresher;
+  /** Deletes credential events past EVENT_RETENTION_DAYS, in the background. */
+  eventPruner: EventPruner;
   verifyJwt: JwtVerifier | null;
   /** The one path for outbound HTTP requests, with the address policy from OUTBOUND_ALLOW. */
   outbound: Outbound;
@@ -155,14 +158,14 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
 /** What domain services use: the shared services and the database client. */
 export type ServiceDeps = Pick<
   Services,
-  "keyRing" | "logger" | "config" | "refresher" | "outbound"
+  "keyRing" | "logger" | "config" | "refresher" | "outbound" | "pubsub"
 > & {
   prisma: PrismaClient;
 };
 
 export function serviceDepsOf(services: Services): ServiceDeps {
-  const { keyRing, logger, config, refresher, outbound } = services;
-  return { prisma: services.db.prisma, keyRing, logger, config, refresher, outbound };
+  const { keyRing, logger, config, refresher, outbound, pubsub } = services;
+  return { prisma: services.db.prisma, keyRing, logger, config, refresher, outbound, pubsub };
 }
 
 /** The caller of a field whose auth rule already requires one. */

@@ -34,6 +34,12 @@ export type Config = {
     /** Refresh tokens unused this long are refreshed anyway (providers expire idle ones); 0 off. */
     keepAliveMs: number;
   };
+  events: {
+    /** Credential events older than this many days are pruned. */
+    retentionDays: number;
+    /** How often each instance prunes old events; 0 turns it off. */
+    pruneIntervalMs: number;
+  };
   outbound: {
     /** Host names and CIDRs that outbound requests may reach among non-public addresses. */
     allow: string[];
@@ -206,6 +212,23 @@ const schema = z.object({
   REFRESH_GIVE_UP_AFTER: duration("4d", 60_000),
   REFRESH_FAILURE_BACKOFF: duration("30s", 1_000),
   REFRESH_KEEPALIVE: duration("24h", 60_000),
+  EVENT_RETENTION_DAYS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number of days")
+      .min(1, "must be between 1 and 3650")
+      .max(3650, "must be between 1 and 3650")
+      .default(30),
+  ),
+  EVENT_PRUNE_INTERVAL_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(0, "must be 0 (off) or more")
+      .default(3_600_000),
+  ),
   OUTBOUND_ALLOW: z.string().optional(),
   MAX_REQUEST_BYTES: z.preprocess(
     emptyToUndefined,
@@ -288,6 +311,10 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
       giveUpAfterMs: values.REFRESH_GIVE_UP_AFTER,
       failureBackoffMs: values.REFRESH_FAILURE_BACKOFF,
       keepAliveMs: values.REFRESH_KEEPALIVE,
+    },
+    events: {
+      retentionDays: values.EVENT_RETENTION_DAYS,
+      pruneIntervalMs: values.EVENT_PRUNE_INTERVAL_MS,
     },
     outbound: {
       // Unset: loopback outside production (local development and tests), nothing in production.

@@ -4,10 +4,13 @@ import { createRedisEventTarget } from "@graphql-yoga/redis-event-target";
 import { createPubSub } from "graphql-yoga";
 import { Redis } from "ioredis";
 import type { Logger } from "./lib/logger.js";
+import type { CredentialEventRecord } from "./modules/events/events.service.js";
 
 // Channels are keyed by workspace so a subscriber never receives another tenant's events.
-// biome-ignore lint/complexity/noBannedTypes: channels are added by the modules that publish.
-export type PubSubChannels = {};
+export type PubSubChannels = {
+  /** Committed credential events (see publishCredentialEvents), on `credentialEvents:<workspaceId>`. */
+  credentialEvents: [workspaceId: string, event: CredentialEventRecord];
+};
 
 export type EventBus = ReturnType<typeof createPubSub<PubSubChannels>>;
 
@@ -72,7 +75,15 @@ export function createRedisPubSub(url: string, logger: Logger): PubSub {
         });
     }, 100).unref();
   });
-  const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
+  // A publish while Redis is away fails on its own; it must never become an unhandled rejection.
+  const safePublisher = {
+    publish: (channel: string, message: string) =>
+      publishClient.publish(channel, message).catch((error: Error) => {
+        logger.warn("redis publish failed; event not delivered live", { error: error.message });
+        return 0;
+      }),
+  } as unknown as Redis;
+  const eventTarget = createRedisEventTarget({ publishClient: safePublisher, subscribeClient });
   return {
     bus: createPubSub<PubSubChannels>({ eventTarget }),
     kind: "redis",

@@ -23,6 +23,7 @@ import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { useRequestLimits } from "./lib/request-limits.js";
+import { EventPruner } from "./modules/events/events.service.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
 import { callerWatchOf } from "./modules/subscriptions/caller-watch.js";
@@ -78,7 +79,21 @@ export async function createKeyport(
     options.pubsub ??
     (config.redisUrl ? createRedisPubSub(config.redisUrl, logger) : createMemoryPubSub());
   const outbound = options.outbound ?? createOutbound(config);
-  const refresher = new Refresher({ prisma: db.prisma, keyRing, logger, config, outbound });
+  const refresher = new Refresher({
+    prisma: db.prisma,
+    keyRing,
+    logger,
+    config,
+    outbound,
+    pubsub,
+  });
+  const eventPruner = new EventPruner(
+    { prisma: db.prisma, logger },
+    {
+      retentionDays: config.events.retentionDays,
+      intervalMs: config.events.pruneIntervalMs,
+    },
+  );
   const services: Services = {
     config,
     db,
@@ -86,6 +101,7 @@ export async function createKeyport(
     pubsub,
     keyRing,
     refresher,
+    eventPruner,
     outbound,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
@@ -99,6 +115,7 @@ export async function createKeyport(
 
   const bootstrapResult = await bootstrap(db.prisma);
   refresher.startSweeper();
+  eventPruner.start();
 
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
@@ -225,6 +242,7 @@ export async function createKeyport(
     async close() {
       refresher.stopSweeper();
       callerWatchOf(services).endAll();
+      eventPruner.stop();
       for (const socket of sockets) socket.close();
       await pubsub.close();
       await outbound.close();

@@ -198,12 +198,15 @@ describe("type-level access rules on every path to a credential", () => {
       credentials.push({ id: created.id, name: created.name, typename: created.__typename });
     }
     // A history entry whose message is a canary, on every credential.
-    const rows = await app.database.prisma.credential.findMany({ select: { id: true } });
+    const rows = await app.database.prisma.credential.findMany({
+      select: { id: true, environmentId: true },
+    });
     const workspace = await app.database.prisma.workspace.findFirstOrThrow();
     for (const row of rows) {
       await app.database.prisma.credentialEvent.create({
         data: {
           workspaceId: workspace.id,
+          environmentId: row.environmentId,
           credentialId: row.id,
           type: "REFRESH_FAILED",
           status: "ACTIVE",

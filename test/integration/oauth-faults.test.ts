@@ -568,7 +568,9 @@ describe("OAuth token endpoint faults", () => {
       responses: JSON.stringify(responses),
       logs: app.logs.join("\n"),
       auditEvents: JSON.stringify(await prisma.auditEvent.findMany()),
-      credentialEvents: JSON.stringify(await prisma.credentialEvent.findMany()),
+      credentialEvents: JSON.stringify(await prisma.credentialEvent.findMany(), (_key, value) =>
+        typeof value === "bigint" ? value.toString() : value,
+      ),
       credentials: JSON.stringify(await prisma.credential.findMany()),
     };
     const leaks = Object.entries(places).flatMap(([place, text]) =>

@@ -5,7 +5,9 @@ import { fieldError } from "../../lib/validation.js";
 
 export function tryDecodeId(globalId: string): { typename: string; id: string } | null {
   try {
-    return decodeGlobalID(globalId);
+    const decoded = decodeGlobalID(globalId);
+    // A NUL cannot reach PostgreSQL text: such an id names nothing.
+    return decoded.id.includes("\u0000") ? null : decoded;
   } catch {
     return null;
   }

@@ -27,3 +27,13 @@ export class CredentialProviderError extends Error {
     super(message);
   }
 }
+
+/** Connectors use the credential; deleting it needs `force`. Lists them (raw connector rows). */
+export class CredentialInUseError extends Error {
+  override name = "CredentialInUseError";
+  constructor(readonly connectors: { id: string; name: string }[]) {
+    super(
+      `The credential is used by ${connectors.length} connector${connectors.length === 1 ? "" : "s"}; switch them to another credential, delete them, or delete with force: true (they become NEEDS_CREDENTIAL).`,
+    );
+  }
+}

@@ -3,7 +3,12 @@ import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
 import { rawIdOf } from "../common/ids.js";
-import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
+import { ConnectorRef, connectorGlobalId } from "../connectors/connectors.types.js";
+import {
+  CredentialInUseError,
+  CredentialNotUsableError,
+  CredentialProviderError,
+} from "./credentials.errors.js";
 import {
   acquireAuth,
   createCredential,
@@ -262,16 +267,31 @@ builder.mutationField("updateCredential", (t) =>
 const DeleteCredentialInput = builder.inputType("DeleteCredentialInput", {
   fields: (t) => ({
     id: t.id({ required: true }),
-    force: t.boolean({ defaultValue: false, description: "Delete even if connectors use it." }),
+    force: t.boolean({
+      defaultValue: false,
+      description:
+        "Delete even if connectors use it; they become NEEDS_CREDENTIAL and the DELETED event lists them.",
+    }),
   }),
 });
 
 const DeleteCredentialSuccess = builder
-  .objectRef<{ deletedCredentialId: string }>("DeleteCredentialSuccess")
+  .objectRef<{ deletedCredentialId: string; detachedConnectors: { id: string }[] }>(
+    "DeleteCredentialSuccess",
+  )
   .implement({
     authScopes: { scope: "credentials:write" },
     fields: (t) => ({
       deletedCredentialId: t.exposeID("deletedCredentialId"),
+      detachedConnectorIds: t.idList({
+        description: "Connectors that used the credential (force) and now need one.",
+        resolve: (result) => result.detachedConnectors.map((c) => connectorGlobalId(c.id)),
+      }),
+      detachedConnectors: t.field({
+        type: [ConnectorRef],
+        description: "The same connectors, now NEEDS_CREDENTIAL; needs connectors:read.",
+        resolve: (result) => result.detachedConnectors as never,
+      }),
     }),
   });
 
@@ -279,12 +299,17 @@ builder.mutationField("deleteCredential", (t) =>
   t.field({
     type: DeleteCredentialSuccess,
     authScopes: { scope: "credentials:write" },
-    errors: { types: commonErrors },
+    errors: { types: [...commonErrors, CredentialInUseError] },
     args: { input: t.arg({ type: DeleteCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
-      await deleteCredential(serviceDeps(context), callerOf(context), id);
-      return { deletedCredentialId: String(input.id) };
+      const { detachedConnectors } = await deleteCredential(
+        serviceDeps(context),
+        callerOf(context),
+        id,
+        { force: input.force ?? false },
+      );
+      return { deletedCredentialId: String(input.id), detachedConnectors };
     },
   }),
 );

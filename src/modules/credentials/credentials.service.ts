@@ -15,6 +15,7 @@ import {
 } from "../../lib/text.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
+import { withCredentialEvents } from "../oauth/history.js";
 import {
   clientCredentialsParameters,
   endpointsOrProviderError,
@@ -25,7 +26,11 @@ import {
 import { revokeOnDelete } from "../oauth/revoke.js";
 import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
 import { findCredentialForUse } from "./acquire.repository.js";
-import { CredentialNotUsableError, CredentialProviderError } from "./credentials.errors.js";
+import {
+  CredentialInUseError,
+  CredentialNotUsableError,
+  CredentialProviderError,
+} from "./credentials.errors.js";
 import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
 import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
@@ -160,7 +165,7 @@ export async function createCredential(
     creation.secrets,
   );
   try {
-    return await deps.prisma.$transaction(async (tx) => {
+    return await withCredentialEvents(deps, async (tx, record) => {
       const credential = await tx.credential.create({
         data: {
           id,
@@ -190,6 +195,17 @@ export async function createCredential(
           secretFields: Object.keys(creation.secrets),
         },
       });
+      if (verifiedAt) {
+        // The provider accepted the credential before it was stored.
+        await record({
+          workspaceId: caller.workspaceId,
+          environmentId,
+          credentialId: id,
+          type: "VERIFIED",
+          status: credential.status,
+          dependents: [],
+        });
+      }
       return credential;
     });
   } catch (error) {
@@ -405,7 +421,7 @@ async function updateOnce(
   };
   let credential: Awaited<ReturnType<typeof deps.prisma.credential.findUniqueOrThrow>>;
   try {
-    const written = await deps.prisma.$transaction(async (tx) => {
+    const written = await withCredentialEvents(deps, async (tx, record) => {
       const { count } = await tx.credential.updateMany({
         where: { id: existing.id, version: existing.version },
         data,
@@ -447,6 +463,24 @@ async function updateOnce(
             : {}),
         },
       });
+      if (status !== null && status !== existing.status) {
+        // An OAuth2 credential back to PENDING_AUTHORIZATION lost its tokens; a client-credentials
+        // connection fetches its next token from the new endpoint.
+        await record({
+          workspaceId: existing.workspaceId,
+          environmentId: existing.environmentId,
+          credentialId: existing.id,
+          type: status === "ACTIVE" ? "RESTORED" : "INVALIDATED",
+          status,
+          reason:
+            status === "ACTIVE"
+              ? null
+              : {
+                  code: "INVALID_CREDENTIALS",
+                  message: `${changedEndpoints.join(", ")} changed: the tokens of the old endpoint were discarded; authorize again.`,
+                },
+        });
+      }
       return tx.credential.findUniqueOrThrow({ where: { id: existing.id } });
     });
     if (!written) return "conflict" as const;
@@ -474,27 +508,77 @@ async function updateOnce(
   return credential;
 }
 
-export async function deleteCredential(deps: Deps, caller: CredentialActor, id: string) {
+/**
+ * Deletes a credential. With connectors using it the delete is refused (CredentialInUseError,
+ * nothing changed, nothing revoked) unless `force`: then the connectors become NEEDS_CREDENTIAL
+ * and a DELETED event lists them, in the same transaction as the delete.
+ */
+export async function deleteCredential(
+  deps: Deps,
+  caller: CredentialActor,
+  id: string,
+  { force = false }: { force?: boolean } = {},
+) {
   const existing = await deps.prisma.credential.findFirst({
     where: { id, ...credentialScope(caller) },
     include: { secrets: true },
   });
   if (!existing) throw new NotFoundError("Credential");
+  const dependentsOf = (db: Prisma.TransactionClient | Deps["prisma"]) =>
+    db.connector.findMany({ where: { credentialId: existing.id }, orderBy: { id: "asc" } });
+  // Refused before anything happens, the provider's revocation included.
+  if (!force) {
+    const dependents = await dependentsOf(deps.prisma);
+    if (dependents.length > 0) throw new CredentialInUseError(dependents);
+  }
   // Revoke at the provider first (RFC 7009); a failure is recorded and never blocks the delete.
   const revocation = await revokeOnDelete(deps, existing);
-  await deps.prisma.$transaction(async (tx) => {
-    // Secrets, history and pending authorizations go with the row (ON DELETE CASCADE).
+  const detached = await withCredentialEvents(deps, async (tx, record) => {
+    // The row lock makes a concurrent createConnector for this credential wait (its foreign key
+    // check) until the delete is decided, so no connector is attached after the check below.
+    const locked = await tx.$queryRaw<{ id: string }[]>`
+      SELECT "id" FROM "Credential" WHERE "id" = ${existing.id} FOR UPDATE`;
+    if (locked.length === 0) throw new NotFoundError("Credential");
+    const dependents = await dependentsOf(tx);
+    if (dependents.length > 0 && !force) throw new CredentialInUseError(dependents);
+    if (dependents.length > 0) {
+      await tx.connector.updateMany({
+        where: { id: { in: dependents.map((connector) => connector.id) } },
+        data: { credentialId: null, status: "NEEDS_CREDENTIAL" },
+      });
+    }
+    // Secrets and pending authorizations go with the row (ON DELETE CASCADE); events stay.
     await tx.credential.delete({ where: { id: existing.id } });
+    await record({
+      workspaceId: existing.workspaceId,
+      environmentId: existing.environmentId,
+      credentialId: existing.id,
+      type: "DELETED",
+      status: existing.status,
+      dependents: dependents.map((connector) => ({ id: connector.id, name: connector.name })),
+    });
     await recordAudit(tx, {
       workspaceId: caller.workspaceId,
       actor: caller.actor,
       action: "credential.delete",
       objectType: "Credential",
       objectId: existing.id,
-      metadata: { kind: existing.kind, name: existing.name, revocation },
+      metadata: {
+        kind: existing.kind,
+        name: existing.name,
+        revocation,
+        ...(dependents.length > 0
+          ? { detachedConnectors: dependents.map((connector) => connector.id) }
+          : {}),
+      },
     });
+    return dependents.map((connector) => ({
+      ...connector,
+      credentialId: null,
+      status: "NEEDS_CREDENTIAL" as const,
+    }));
   });
-  return { credential: existing, revocation };
+  return { credential: existing, revocation, detachedConnectors: detached };
 }
 
 /** Decrypts one secret field for a caller holding credentials:use; every read is audited. */
@@ -811,7 +895,7 @@ export async function rotateSecret(
     );
   }
   if (!next) throw new Error("encryption produced no secret");
-  return deps.prisma.$transaction(async (tx) => {
+  return withCredentialEvents(deps, async (tx, record) => {
     await tx.credentialSecret.deleteMany({
       where: { credentialId: existing.id, field: { in: [field, previousField] } },
     });
@@ -843,6 +927,13 @@ export async function rotateSecret(
       objectType: "Credential",
       objectId: existing.id,
       metadata: { field, previousKeptSeconds: previous ? overlapSeconds : 0 },
+    });
+    await record({
+      workspaceId: existing.workspaceId,
+      environmentId: existing.environmentId,
+      credentialId: existing.id,
+      type: "ROTATED",
+      status: credential.status,
     });
     return credential;
   });

@@ -14,7 +14,7 @@ import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { sameEndpoints } from "./discovery.js";
-import { recordCredentialEvent } from "./history.js";
+import { withCredentialEvents } from "./history.js";
 import { IdTokenError, verifiedIdTokenSubject } from "./id-token.js";
 import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
 import {
@@ -141,7 +141,7 @@ export async function startAuthorization(
         field: `pkce:${id}`,
       })
     : null;
-  await deps.prisma.$transaction(async (tx) => {
+  await withCredentialEvents(deps, async (tx, record) => {
     if (endpoints.discovered && !sameEndpoints(settings.discovered, endpoints.discovered)) {
       // Shown on the credential, and used while the issuer's metadata cannot be read.
       await tx.credential.update({
@@ -165,7 +165,7 @@ export async function startAuthorization(
         expiresAt,
       },
     });
-    await recordCredentialEvent(tx, {
+    await record({
       workspaceId: credential.workspaceId,
       credentialId: credential.id,
       type: "AUTHORIZATION_STARTED",
@@ -242,7 +242,7 @@ export async function completeAuthorization(
   const ids = { workspaceId: credential.workspaceId, credentialId: credential.id };
 
   const fail = async (code: string, message: string, attempt: TokenAttempt | null) => {
-    await deps.prisma.$transaction(async (tx) => {
+    await withCredentialEvents(deps, async (tx, record) => {
       // A failed (re)authorization leaves a working credential as it is.
       if (credential.status === "PENDING_AUTHORIZATION") {
         await tx.credential.update({
@@ -250,7 +250,7 @@ export async function completeAuthorization(
           data: { statusReasonCode: code, statusReasonMessage: message },
         });
       }
-      await recordCredentialEvent(tx, {
+      await record({
         ...ids,
         type: "AUTHORIZATION_FAILED",
         status: credential.status,
@@ -405,7 +405,7 @@ export async function completeAuthorization(
     missing.length > 0
       ? { code: "INSUFFICIENT_SCOPES", message: insufficientScopesMessage(missing) }
       : null;
-  await deps.prisma.$transaction(async (tx) => {
+  await withCredentialEvents(deps, async (tx, record) => {
     await tx.credential.update({
       where: { id: credential.id },
       data: {
@@ -420,7 +420,7 @@ export async function completeAuthorization(
       },
     });
     await upsertSecretRows(tx, credential.id, rows);
-    await recordCredentialEvent(tx, {
+    await record({
       ...ids,
       type: credential.status === "INVALID" ? "RESTORED" : "AUTHORIZED",
       status,

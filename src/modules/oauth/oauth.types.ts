@@ -1,6 +1,13 @@
-// Credential history: one entry per authorization, exchange, refresh, client-credentials fetch
-// and status change. Entries never hold tokens.
+// Credential events (a credential's history and, later, subscription payloads): one per
+// authorization, exchange, refresh, client-credentials fetch and status change. Events never hold
+// tokens. The GraphQL type reads the same plain record that is published after commit.
+import { resolveCursorConnection } from "@pothos/plugin-relay";
+import DataLoader from "dataloader";
 import { builder } from "../../builder.js";
+import { type Context, callerOf } from "../../context.js";
+import { connectorScope } from "../connectors/connectors.service.js";
+import { ConnectorRef, connectorGlobalId, connectorsRead } from "../connectors/connectors.types.js";
+import { credentialScope } from "../credentials/credentials.service.js";
 import {
   CredentialBaseRef,
   CredentialErrorCodeEnum,
@@ -9,6 +16,12 @@ import {
   credentialsRead,
   StatusReasonRef,
 } from "../credentials/credentials.types.js";
+import {
+  type CredentialEventRecord,
+  type DependentConnector,
+  eventRecordOf,
+  parseEventId,
+} from "../events/events.service.js";
 
 const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
   values: [
@@ -32,13 +45,7 @@ const AttemptOutcomeEnum = builder.enumType("CredentialAttemptOutcome", {
   values: ["SUCCESS", "FAILURE"] as const,
 });
 
-type AttemptSource = {
-  action: string;
-  outcome: string;
-  durationMs: number | null;
-  httpStatus: number | null;
-  errorCode: string | null;
-};
+type AttemptSource = NonNullable<CredentialEventRecord["attempt"]>;
 
 const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt").implement({
   description: "One call to the provider: what was tried, how it went and how long it took.",
@@ -59,51 +66,142 @@ const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt
   }),
 });
 
-export const CredentialEventRef = builder.prismaObject("CredentialEvent", {
-  authScopes: credentialsRead,
-  fields: (t) => ({
-    id: t.exposeID("id"),
-    type: t.expose("type", { type: CredentialEventTypeEnum }),
-    occurredAt: t.expose("occurredAt", { type: "DateTime" }),
-    status: t.expose("status", { type: CredentialStatusEnum }),
-    reason: t.field({
-      type: StatusReasonRef,
-      nullable: true,
-      resolve: (event) =>
-        event.reasonCode ? { code: event.reasonCode, message: event.reasonMessage ?? "" } : null,
+const DependentConnectorRef = builder
+  .objectRef<DependentConnector>("DependentConnector")
+  .implement({
+    description:
+      "A connector as it was when an event happened (kept after the connector or credential is deleted).",
+    authScopes: connectorsRead,
+    fields: (t) => ({
+      id: t.id({ resolve: (connector) => connectorGlobalId(connector.id) }),
+      name: t.exposeString("name"),
     }),
-    attempt: t.field({
-      type: CredentialAttemptRef,
-      nullable: true,
-      resolve: (event) =>
-        event.action && event.outcome
-          ? {
-              action: event.action,
-              outcome: event.outcome,
-              durationMs: event.durationMs,
-              httpStatus: event.httpStatus,
-              errorCode: event.errorCode,
-            }
-          : null,
+  });
+
+// Per-request loaders: a page of events resolves its credentials and connectors in one query each.
+const loaders = new WeakMap<Context, ReturnType<typeof createLoaders>>();
+function createLoaders(context: Context) {
+  const caller = callerOf(context);
+  return {
+    credential: new DataLoader(async (ids: readonly string[]) => {
+      const rows = await context.prisma.credential.findMany({
+        where: { id: { in: [...ids] }, ...credentialScope(caller) },
+      });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
-    credential: t.field({
-      type: CredentialUnion,
-      select: { credential: true },
-      resolve: (event) => event.credential as never,
+    connector: new DataLoader(async (ids: readonly string[]) => {
+      const rows = await context.prisma.connector.findMany({
+        where: { id: { in: [...ids] }, ...connectorScope(caller) },
+      });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     }),
-  }),
-});
+  };
+}
+function loadersOf(context: Context) {
+  let found = loaders.get(context);
+  if (!found) {
+    found = createLoaders(context);
+    loaders.set(context, found);
+  }
+  return found;
+}
+
+export const CredentialEventRef = builder
+  .objectRef<CredentialEventRecord>("CredentialEvent")
+  .implement({
+    description: "A status change or provider call of a credential, as it was recorded.",
+    authScopes: credentialsRead,
+    fields: (t) => ({
+      id: t.id({
+        description:
+          "Opaque, and ordered: a later event's id sorts after an earlier one's (as strings).",
+        resolve: (event) => event.id,
+      }),
+      type: t.field({ type: CredentialEventTypeEnum, resolve: (event) => event.type as never }),
+      occurredAt: t.field({ type: "DateTime", resolve: (event) => event.occurredAt }),
+      status: t.field({
+        type: CredentialStatusEnum,
+        description: "The credential's status after the event.",
+        resolve: (event) => event.status as never,
+      }),
+      reason: t.field({
+        type: StatusReasonRef,
+        nullable: true,
+        resolve: (event) => event.reason,
+      }),
+      attempt: t.field({
+        type: CredentialAttemptRef,
+        nullable: true,
+        resolve: (event) => event.attempt,
+      }),
+      credential: t.field({
+        type: CredentialUnion,
+        nullable: true,
+        description: "Null once the credential has been deleted.",
+        resolve: (event, _args, context) =>
+          loadersOf(context).credential.load(event.credentialId) as never,
+      }),
+      dependentConnectors: t.field({
+        type: [ConnectorRef],
+        description:
+          "The connectors that used the credential when the event happened and still exist. Empty without connectors:read.",
+        authScopes: connectorsRead,
+        unauthorizedResolver: () => [],
+        resolve: async (event, _args, context) => {
+          const found = await loadersOf(context).connector.loadMany(
+            event.dependents.map((connector) => connector.id),
+          );
+          return found.filter(
+            (row): row is NonNullable<typeof row> => row !== null && !(row instanceof Error),
+          ) as never;
+        },
+      }),
+      dependents: t.field({
+        type: [DependentConnectorRef],
+        description:
+          "Ids and names of the connectors that used the credential when the event happened, deleted ones included. Empty without connectors:read.",
+        authScopes: connectorsRead,
+        unauthorizedResolver: () => [],
+        resolve: (event) => event.dependents,
+      }),
+    }),
+  });
+
+const CredentialEventConnectionRef = builder.connectionObject(
+  { type: CredentialEventRef, name: "CredentialEventConnection", authScopes: credentialsRead },
+  { name: "CredentialEventEdge", authScopes: credentialsRead },
+);
 
 builder.prismaInterfaceField(CredentialBaseRef, "history", (t) =>
-  t.relatedConnection(
-    "events",
+  t.connection(
     {
+      type: CredentialEventRef,
       description: "Attempts and status changes, newest first.",
-      cursor: "id",
-      query: { orderBy: { id: "desc" } },
-      maxSize: 100,
+      select: { id: true, workspaceId: true },
+      resolve: (credential, args, context) =>
+        resolveCursorConnection(
+          {
+            args,
+            toCursor: (event) => (event as CredentialEventRecord).id,
+            defaultSize: 20,
+            maxSize: 100,
+          },
+          async ({ before, after, limit, inverted }): Promise<CredentialEventRecord[]> => {
+            const id: { lt?: bigint; gt?: bigint } = {};
+            // Newest first: "after" a cursor means older events.
+            const older = after ? parseEventId(after) : null;
+            const newer = before ? parseEventId(before) : null;
+            if (older !== null) id.lt = older;
+            if (newer !== null) id.gt = newer;
+            const rows = await context.prisma.credentialEvent.findMany({
+              where: { credentialId: credential.id, workspaceId: credential.workspaceId, id },
+              orderBy: { id: inverted ? "asc" : "desc" },
+              take: limit,
+            });
+            return rows.map(eventRecordOf);
+          },
+        ) as never,
     },
-    { name: "CredentialEventConnection", authScopes: credentialsRead },
-    { name: "CredentialEventEdge", authScopes: credentialsRead },
+    CredentialEventConnectionRef,
   ),
 );

@@ -15,7 +15,12 @@ import { settingsOf } from "../credentials/kinds/index.js";
 import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
 import { DiscoveryError, resolveEndpoints } from "./discovery.js";
-import { type Attempt, type CredentialEventType, recordCredentialEvent } from "./history.js";
+import {
+  type Attempt,
+  type CredentialEventType,
+  type RecordEvent,
+  withCredentialEvents,
+} from "./history.js";
 import {
   grantedScopesOf,
   insufficientScopesMessage,
@@ -348,7 +353,7 @@ export class Refresher {
       },
     );
     try {
-      await this.deps.prisma.$transaction(async (tx) => {
+      await withCredentialEvents(this.deps, async (tx, record) => {
         // The fence: only the holder of the current lease, on the version it read, may write.
         const { count } = await tx.credential.updateMany({
           where: { id: row.id, version: row.version, leaseOwner: this.owner },
@@ -371,7 +376,7 @@ export class Refresher {
         const restored = status === "ACTIVE" && row.status !== "ACTIVE";
         await upsertSecretRows(tx, row.id, rows);
         await this.recordAttempts(
-          tx,
+          record,
           row,
           action,
           attempts,
@@ -392,7 +397,7 @@ export class Refresher {
   }
 
   private async recordAttempts(
-    tx: Prisma.TransactionClient,
+    record: RecordEvent,
     row: { id: string; workspaceId: string },
     action: Attempt["action"],
     attempts: TokenAttempt[],
@@ -402,7 +407,7 @@ export class Refresher {
   ) {
     for (const [index, attempt] of attempts.entries()) {
       const last = index === attempts.length - 1;
-      await recordCredentialEvent(tx, {
+      await record({
         workspaceId: row.workspaceId,
         credentialId: row.id,
         type: last ? finalType : "REFRESH_FAILED",
@@ -446,7 +451,7 @@ export class Refresher {
       code = error.code;
     }
     const reason = { code, message: error.message };
-    return this.deps.prisma.$transaction(async (tx) => {
+    return withCredentialEvents(this.deps, async (tx, record) => {
       const { count } = await tx.credential.updateMany({
         where: { id: row.id, version: row.version, leaseOwner: this.owner },
         data: {
@@ -465,9 +470,17 @@ export class Refresher {
           where: { credentialId: row.id, field: "refreshToken" },
         });
       }
-      await this.recordAttempts(tx, row, action, error.attempts, "REFRESH_FAILED", status, reason);
+      await this.recordAttempts(
+        record,
+        row,
+        action,
+        error.attempts,
+        "REFRESH_FAILED",
+        status,
+        reason,
+      );
       if (status === "INVALID") {
-        await recordCredentialEvent(tx, {
+        await record({
           workspaceId: row.workspaceId,
           credentialId: row.id,
           type: "INVALIDATED",
