@@ -29,14 +29,19 @@ export class CallerWatch {
 
   constructor(private readonly services: Services) {}
 
+  /** Streams running now. */
   get size(): number {
     return this.streams.size;
   }
+
+  /** Streams started since this instance started. */
+  started = 0;
 
   /** Watches one stream's caller until the returned function is called. */
   add(caller: Caller, end: Watched["end"]): () => void {
     const entry: Watched = { caller, end };
     this.streams.add(entry);
+    this.started++;
     if (!this.timer) {
       this.timer = setInterval(
         () => void this.check(),

@@ -34,11 +34,16 @@ export function useGraphqlSse(options: {
   }, reservationTtlMs);
   sweep.unref();
 
+  // graphql-sse's own response shape: [body, init].
   const unauthenticated = (message: string) =>
-    new Response(
+    [
       JSON.stringify({ errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] }),
-      { status: 401, headers: { "content-type": "application/json; charset=utf-8" } },
-    );
+      {
+        status: 401,
+        statusText: "Unauthorized",
+        headers: { "content-type": "application/json; charset=utf-8" },
+      },
+    ] as const;
 
   const handler = createHandler<Request, { serverContext: Record<string, unknown> }, Context>({
     authenticate: async (req) => {
@@ -58,7 +63,7 @@ export function useGraphqlSse(options: {
       if (presented) {
         const owner = owners.get(presented);
         if (owner && owner.actor !== context.caller.actor) {
-          return new Response("Stream not found", { status: 404 }) as never;
+          return ["Stream not found", { status: 404, statusText: "Not Found" }] as never;
         }
         return presented;
       }
@@ -115,9 +120,15 @@ export function useGraphqlSse(options: {
       const token = request.headers.get(tokenHeader);
       const owner = token ? owners.get(token) : undefined;
       if (owner) owner.connected = true;
+      const socket = (serverContext as { req?: { socket?: { destroy?: () => void } } } | undefined)
+        ?.req?.socket;
       endResponse(
         new Response(
-          bounded(body, options.bufferSize, () => token && owners.delete(token)),
+          bounded(body, options.bufferSize, {
+            onClose: () => token && owners.delete(token),
+            // A client that stopped reading cannot be told anything more: drop its connection.
+            onOverflow: () => socket?.destroy?.(),
+          }),
           init,
         ),
       );
@@ -133,7 +144,7 @@ export function useGraphqlSse(options: {
 function bounded(
   source: AsyncGenerator<string, void, undefined>,
   limit: number,
-  onClose: () => void,
+  { onClose, onOverflow }: { onClose: () => void; onOverflow: () => void },
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const queue: string[] = [];
@@ -158,6 +169,7 @@ function bounded(
         if (done) return;
         if (queue.length >= limit) {
           stop();
+          onOverflow();
           return;
         }
         queue.push(message);

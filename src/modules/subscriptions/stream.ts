@@ -34,8 +34,8 @@ export type StreamOptions<T> = {
   bufferSize: number;
   /** Called once when the stream ends, whatever the cause (releases watchers). */
   onEnd?: (() => void) | undefined;
-  /** Called when the stream overflowed and its consumer did not take the end marker within
-   * `forceCloseAfterMs`: the transport should be closed (the consumer is not reading). */
+  /** Called `forceCloseAfterMs` after the stream overflowed: the transport should close the
+   * connection if what it wrote has still not reached the consumer (it is not reading). */
   forceClose?: (() => void) | undefined;
   forceCloseAfterMs?: number;
 };
@@ -57,7 +57,7 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
   let finished = false; // no more items will be queued
   let closed = false; // the consumer has finished or returned
   let forceTimer: NodeJS.Timeout | null = null;
-  // Resolved when the consumer has taken half the buffer (the replay waits for it).
+  // Resolved when the consumer has made room in the buffer (the replay waits for it).
   let drained: (() => void) | null = null;
   // While replaying, live events wait here; afterwards they pass straight to the queue.
   let held = null as T[] | null;
@@ -91,9 +91,7 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
     queue.push(new StreamEnd(reason, message));
     wake();
     if (reason === "SLOW_CONSUMER" && options.forceClose) {
-      forceTimer = setTimeout(() => {
-        if (!closed) options.forceClose?.();
-      }, options.forceCloseAfterMs ?? 5_000);
+      forceTimer = setTimeout(() => options.forceClose?.(), options.forceCloseAfterMs ?? 5_000);
       forceTimer.unref();
     }
   };
@@ -149,13 +147,15 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
         replayAgain = false;
         const after = position ?? -1n;
         for await (const page of replay(after)) {
-          for (const event of page) push(event, true);
-          if (finished) return;
-          // Let the consumer drain a page before reading the next one: replay is bounded too.
-          while (!finished && !closed && queue.length >= options.bufferSize / 2) {
-            await new Promise<void>((resolve) => {
-              drained = resolve;
-            });
+          for (const event of page) {
+            // The replay goes at the consumer's pace: it never overfills the buffer.
+            while (!finished && !closed && queue.length >= options.bufferSize) {
+              await new Promise<void>((resolve) => {
+                drained = resolve;
+              });
+            }
+            if (finished || closed) return;
+            push(event, true);
           }
         }
       } while (replayAgain && !finished);
@@ -191,7 +191,7 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
         if (closed) return { done: true, value: undefined };
         const item = queue.shift();
         if (item !== undefined) {
-          if (queue.length < options.bufferSize / 2 && drained) {
+          if (queue.length < options.bufferSize && drained) {
             const resolve = drained;
             drained = null;
             resolve();
@@ -199,7 +199,6 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
           if (item instanceof StreamEnd) {
             // Deliver the reason, then complete.
             closed = true;
-            if (forceTimer) clearTimeout(forceTimer);
           }
           return { done: false, value: item };
         }
@@ -215,7 +214,6 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
     async return() {
       closed = true;
       queue.length = 0;
-      if (forceTimer) clearTimeout(forceTimer);
       stopSources();
       wake();
       drained?.();
