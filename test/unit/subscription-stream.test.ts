@@ -109,10 +109,13 @@ describe("catching up after the live feed lost events", () => {
     stream.startAt(0n);
     publish(event(1));
     publish(event(2));
-    // 3, 4 and 5 were committed while the feed was down; 6 arrives live once it is back.
+    await tick();
+    stream.suspend();
+    // 3, 4 and 5 were committed while the feed was down; 6 arrives live as soon as it is back,
+    // before the catch-up starts.
+    publish(event(6));
     await tick();
     stream.catchUp();
-    publish(event(6));
     await tick();
     const seen: bigint[] = [];
     for (let i = 0; i < 6; i++) seen.push(((await stream.next()).value as Event).seq);

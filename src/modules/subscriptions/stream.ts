@@ -46,8 +46,11 @@ export type EventStream<T> = AsyncIterableIterator<T | StreamEnd> & {
   /** Where a stream without `after` started (the newest stored sequence then), unless it has
    * seen an event since: catching up starts there. */
   startAt(sequence: bigint): void;
-  /** Replays the stored events after the last one seen, then continues live: called when the
-   * live feed may have lost events (the pub/sub connection was down). */
+  /** The live feed may be losing events (the pub/sub connection dropped): hold live events and
+   * remember where the gap starts. */
+  suspend(): void;
+  /** Replays the stored events since the gap (or the last one seen), then releases the held live
+   * events: called when the live feed is back. */
   catchUp(): void;
 };
 
@@ -65,6 +68,8 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
   let position: bigint | null = options.after ?? null;
   let replaying = false;
   let replayAgain = false;
+  // Where the live feed stopped being trustworthy (set by suspend, used by the next catch-up).
+  let gapFrom = null as bigint | null;
   // Every event up to `floor` was sent by the replay (or was not for this subscriber): live
   // copies of them are dropped. Ids grow in commit order within a workspace, so once the replay
   // has read an id, every smaller one was committed and read too.
@@ -145,7 +150,8 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
     try {
       do {
         replayAgain = false;
-        const after = position ?? -1n;
+        const after = gapFrom ?? position ?? -1n;
+        gapFrom = null;
         for await (const page of replay(after)) {
           for (const event of page) {
             // The replay goes at the consumer's pace: it never overfills the buffer.
@@ -181,8 +187,13 @@ export function createEventStream<T>(options: StreamOptions<T>): EventStream<T> 
     startAt(sequence) {
       if (position === null) position = sequence;
     },
-    catchUp() {
+    suspend() {
       if (finished || position === null) return;
+      if (gapFrom === null || position < gapFrom) gapFrom = position;
+      held ??= [];
+    },
+    catchUp() {
+      if (finished || (position === null && gapFrom === null)) return;
       if (replaying) replayAgain = true;
       else void runReplay();
     },

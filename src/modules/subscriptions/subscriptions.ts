@@ -125,7 +125,10 @@ function eventStream(context: Context, selection: Selection) {
   // After a pub/sub outage the stream replays what it missed from the table, from the last event
   // it saw or, before any, from the newest stored event when it started.
   if (services.pubsub.kind !== "memory") {
-    unrecover = services.pubsub.onRecover(() => stream.catchUp());
+    unrecover = services.pubsub.onOutage({
+      lost: () => stream.suspend(),
+      recovered: () => stream.catchUp(),
+    });
     if (selection.after === undefined) {
       context.prisma.credentialEvent
         .findFirst({
