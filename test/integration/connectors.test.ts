@@ -129,7 +129,10 @@ describe("connectors", () => {
     expect(again.__typename).toBe("NotFoundError");
     // Every change is audited.
     const actions = await app.database.prisma.auditEvent.findMany({
-      where: { objectType: "Connector", objectId: connector.id.length ? undefined : "" },
+      where: {
+        objectType: "Connector",
+        objectId: Buffer.from(connector.id, "base64").toString().split(":")[1] ?? "",
+      },
       select: { action: true },
     });
     expect(actions.map((a) => a.action)).toEqual(
