@@ -154,13 +154,15 @@ export async function createKeyport(
       // The logger reduces errors (database errors to class and code, never their arguments).
       error: (...args) => logger.error("graphql error", { error: args[0] }),
     },
-    // HTTP requests carry the key in a header; WebSocket connections in connection_init.
+    // HTTP requests carry the key in a header; WebSocket connections in connection_init, or in
+    // the upgrade request's header (clients that can set one).
     context: (initial) =>
       (initial.request && earlyContexts.get(initial.request)) ??
       createContext(
         services,
         initial.request?.headers.get("authorization") ??
-          authorizationParam(initial.connectionParams),
+          authorizationParam(initial.connectionParams) ??
+          upgradeAuthorization(initial.req),
       ),
     plugins: [
       useRequestLimits({
@@ -206,11 +208,16 @@ export async function createKeyport(
       sockets.add(wsServer);
       useServer(
         {
-          // A connection without a valid key in connection_init's `authorization` is closed
-          // (4403 Forbidden) before it can run anything, introspection included.
+          // A connection without a valid key in connection_init's `authorization` (or the upgrade
+          // request's Authorization header) is closed (4403 Forbidden) before it can run
+          // anything, introspection included.
           onConnect: async (ctx) =>
-            (await createContext(services, authorizationParam(ctx.connectionParams))).caller !==
-            null,
+            (
+              await createContext(
+                services,
+                authorizationParam(ctx.connectionParams) ?? upgradeAuthorization(ctx.extra.request),
+              )
+            ).caller !== null,
           // The enveloped execute/subscribe travel on rootValue (see onSubscribe).
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
@@ -255,6 +262,12 @@ type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
   subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
 };
+
+function upgradeAuthorization(request: unknown): string | null {
+  const value = (request as { headers?: Record<string, unknown> } | undefined)?.headers
+    ?.authorization;
+  return typeof value === "string" ? value : null;
+}
 
 function authorizationParam(params: unknown): string | null {
   const value = (params as { authorization?: unknown } | undefined)?.authorization;

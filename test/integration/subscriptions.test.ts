@@ -219,6 +219,30 @@ describe("authentication and scopes", () => {
     }
   });
 
+  it("takes the key from the WebSocket upgrade request's Authorization header too", async () => {
+    const { createClient } = await import("graphql-ws");
+    const { default: WebSocket } = await import("ws");
+    const key = app.adminKey;
+    class WithHeader extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { authorization: `Bearer ${key}` } });
+      }
+    }
+    const client = createClient({
+      url: `${origin.replace("http", "ws")}/graphql`,
+      webSocketImpl: WithHeader,
+      retryAttempts: 0,
+    });
+    const result = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe(
+        { query: "{ viewer { scopes } }" },
+        { next: resolve, error: reject, complete: () => {} },
+      );
+    });
+    expect(result).toMatchObject({ data: { viewer: { scopes: expect.any(Array) } } });
+    await client.dispose();
+  });
+
   it("needs credentials:read for credentialEvents and credentialInvalidated", async () => {
     const key = await createKey(app, ["connectors:read"]);
     for (const transport of transports) {
