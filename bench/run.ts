@@ -9,6 +9,8 @@
 //   BENCH_DATABASES      comma list of pglite, postgres (default: both)
 //   BENCH_DATABASE_URL   PostgreSQL server for the postgres runs; a fresh database is created
 //                        and dropped there (default postgresql://postgres@127.0.0.1:5432/postgres)
+//   BENCH_REDIS_URL      Redis the instances of the postgres runs share when a scenario needs a
+//                        second instance (fanout); default redis://127.0.0.1:6379, "" for none
 // Exits 0 when the benchmark ran (missed targets are reported, not failures), 1 on a harness
 // error, 130 when interrupted.
 import { randomBytes } from "node:crypto";
@@ -106,6 +108,7 @@ function readSettings() {
     databases: databaseNames.filter((d) => databases.includes(d)),
     postgresServerUrl:
       process.env.BENCH_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres",
+    redisUrl: process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
   };
 }
 
@@ -293,13 +296,36 @@ async function withKeyport(
       });
       env.DATABASE_URL = databaseUrl;
       env.ENCRYPTION_KEYS = `k1:${randomBytes(32).toString("base64url")}`;
+      // Instances share events through Redis when there are several (scenarios start peers).
+      if (settings.redisUrl && settings.scenarios.some((s) => "peers" in s && s.peers)) {
+        env.REDIS_URL = settings.redisUrl;
+      }
     }
 
     const server = await startServer(`keyport (${database})`, "src/server.ts", env, "/readyz");
     releases.push(server.stop);
     // Written on the first start, before keyport listens.
     const adminKey = (await readFile(path.join(data.dir, "admin-api-key"), "utf8")).trim();
-    await use(adminApi(server.origin, adminKey), server);
+    const api = adminApi(server.origin, adminKey);
+    api.serverPid = server.pid;
+    // More instances on the same database (PostgreSQL only: PGlite is single-process).
+    if (env.DATABASE_URL) {
+      let peers = 0;
+      api.startPeer = async () => {
+        const peerData = await makeTempDir();
+        releases.push(peerData.remove);
+        peers++;
+        const peer = await startServer(
+          `keyport peer ${peers} (${database})`,
+          "src/server.ts",
+          { ...env, DATA_DIR: peerData.dir },
+          "/readyz",
+        );
+        releases.push(peer.stop);
+        return { origin: peer.origin, pid: peer.pid };
+      };
+    }
+    await use(api, server);
   } finally {
     // Server first, then its database and files.
     for (const release of releases.reverse()) await release();

@@ -1,6 +1,7 @@
 // The benchmark scenarios. A scenario prepares whatever it needs through keyport's GraphQL API
 // (as the admin) and returns the one request to repeat under load. To add one, append it to
 // `scenarios`; BENCH_SCENARIOS selects them by name.
+import { fanout } from "./fanout.js";
 import { tokenServer } from "./token-server.js";
 import type { LoadRequest } from "./types.js";
 
@@ -14,6 +15,10 @@ export type Api = {
     query: string,
     variables?: Record<string, unknown>,
   ): Promise<T>;
+  /** The server's process id (memory readings). */
+  serverPid?: number;
+  /** Starts another instance on the same database (and Redis); absent on PGlite. */
+  startPeer?: () => Promise<{ origin: string; pid: number }>;
 };
 
 export type Scenario = {
@@ -37,6 +42,8 @@ export type BurstResult = {
 export type BurstScenario = {
   name: string;
   description: string;
+  /** Starts more instances (needs PostgreSQL, and Redis between them). */
+  peers?: boolean;
   burst(api: Api): Promise<BurstResult>;
 };
 
@@ -316,6 +323,7 @@ export const scenarios: (Scenario | BurstScenario)[] = [
   acquireStatic,
   acquireOAuthCached,
   refreshStorm,
+  fanout,
 ];
 
 /** Default selection (BENCH_SCENARIOS unset). */

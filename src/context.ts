@@ -26,6 +26,8 @@ export type Caller = {
   /** An API key may be limited to one environment. */
   environmentId: string | null;
   apiKeyId: string | null;
+  /** When a JWT stops being accepted; null for API keys (valid until revoked). */
+  expiresAt: Date | null;
   /** Scopes as granted (shown by `viewer.scopes`). */
   grantedScopes: string[];
   /** Granted scopes with `admin` expanded; what access checks use. */
@@ -120,6 +122,7 @@ async function callerFromApiKey(services: Services, key: string): Promise<Caller
     workspaceId: row.workspaceId,
     environmentId: row.environmentId,
     apiKeyId: row.id,
+    expiresAt: null,
     grantedScopes: row.scopes,
     scopes: effectiveScopes(row.scopes),
   };
@@ -146,6 +149,7 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
     workspaceId: workspace.id,
     environmentId: null,
     apiKeyId: null,
+    expiresAt: claims.expiresAt,
     grantedScopes: claims.scopes.filter((s) => effectiveScopes([s]).size > 0),
     scopes: effectiveScopes(claims.scopes),
   };

@@ -44,6 +44,12 @@ export type Config = {
     /** Host names and CIDRs that outbound requests may reach among non-public addresses. */
     allow: string[];
   };
+  subscriptions: {
+    /** How often a running subscription re-checks its caller (revoked key, expired token). */
+    recheckIntervalMs: number;
+    /** Events held for one subscriber that is not reading; one more closes its stream. */
+    bufferSize: number;
+  };
   http: {
     /** Largest request body accepted; larger ones are refused before parsing. */
     maxRequestBytes: number;
@@ -234,6 +240,16 @@ const schema = z.object({
       .default(1024 * 1024),
   ),
   ALLOWED_ORIGINS: optionalString,
+  SUBSCRIPTION_RECHECK_INTERVAL: duration("20s", 100),
+  SUBSCRIPTION_BUFFER: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      .min(1, "must be between 1 and 100000")
+      .max(100_000, "must be between 1 and 100000")
+      .default(1000),
+  ),
 });
 
 const present = (value: string | undefined) => value !== undefined && value.trim() !== "";
@@ -308,6 +324,10 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
             ? []
             : ["127.0.0.0/8", "::1"]
           : commaList(values.OUTBOUND_ALLOW),
+    },
+    subscriptions: {
+      recheckIntervalMs: values.SUBSCRIPTION_RECHECK_INTERVAL || 20_000,
+      bufferSize: values.SUBSCRIPTION_BUFFER,
     },
     http: {
       maxRequestBytes: values.MAX_REQUEST_BYTES,

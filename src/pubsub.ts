@@ -18,6 +18,9 @@ export interface PubSub {
   readonly bus: EventBus;
   readonly kind: "memory" | "redis";
   ping(): Promise<void>;
+  /** Calls `lost` when the bus connection drops (events published from then on may not arrive)
+   * and `recovered` once it is back; returns a function that removes both. */
+  onOutage(listener: { lost(): void; recovered(): void }): () => void;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export function createMemoryPubSub(): PubSub {
     bus: createPubSub<PubSubChannels>(),
     kind: "memory",
     ping: async () => {},
+    onOutage: () => () => {},
     close: async () => {},
   };
 }
@@ -40,7 +44,13 @@ export function createRedisPubSub(url: string, logger: Logger): PubSub {
   };
   const publishClient = new Redis(url, options);
   // The subscriber queues its SUBSCRIBE commands until the connection is back.
-  const subscribeClient = new Redis(url, { ...options, enableOfflineQueue: true });
+  // No ready check: its INFO command fails once the queued SUBSCRIBE has put the connection in
+  // subscriber mode, which closed the connection again on every reconnect.
+  const subscribeClient = new Redis(url, {
+    ...options,
+    enableOfflineQueue: true,
+    enableReadyCheck: false,
+  });
   let reported = false;
   for (const client of [publishClient, subscribeClient]) {
     client.on("error", (error: Error) => {
@@ -51,6 +61,28 @@ export function createRedisPubSub(url: string, logger: Logger): PubSub {
       reported = false;
     });
   }
+  // After the subscriber connection comes back (and has re-subscribed: the PING answers after
+  // the SUBSCRIBE commands sent before it), listeners catch up from the events table.
+  const outageListeners = new Set<{ lost(): void; recovered(): void }>();
+  let subscriberLost = false;
+  subscribeClient.on("close", () => {
+    if (subscriberLost) return;
+    subscriberLost = true;
+    for (const listener of outageListeners) listener.lost();
+  });
+  subscribeClient.on("ready", () => {
+    if (!subscriberLost) return;
+    subscriberLost = false;
+    setTimeout(() => {
+      subscribeClient
+        .ping()
+        .catch(() => {})
+        .finally(() => {
+          logger.info("redis is back; subscriptions catch up from the events table");
+          for (const listener of outageListeners) listener.recovered();
+        });
+    }, 100).unref();
+  });
   // A publish while Redis is away fails on its own; it must never become an unhandled rejection.
   const safePublisher = {
     publish: (channel: string, message: string) =>
@@ -59,12 +91,30 @@ export function createRedisPubSub(url: string, logger: Logger): PubSub {
         return 0;
       }),
   } as unknown as Redis;
-  const eventTarget = createRedisEventTarget({ publishClient: safePublisher, subscribeClient });
+  // Unsubscribing while the connection is closed (streams ending at shutdown or during an
+  // outage) fails on its own too; the subscription is gone with the connection anyway.
+  const safeSubscriber = new Proxy(subscribeClient, {
+    get(target, property) {
+      if (property === "unsubscribe") {
+        return (...channels: string[]) => target.unsubscribe(...channels).catch(() => 0);
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const eventTarget = createRedisEventTarget({
+    publishClient: safePublisher,
+    subscribeClient: safeSubscriber,
+  });
   return {
     bus: createPubSub<PubSubChannels>({ eventTarget }),
     kind: "redis",
     ping: async () => {
       await publishClient.ping();
+    },
+    onOutage: (listener) => {
+      outageListeners.add(listener);
+      return () => outageListeners.delete(listener);
     },
     close: async () => {
       publishClient.disconnect();

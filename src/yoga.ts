@@ -26,6 +26,8 @@ import { useRequestLimits } from "./lib/request-limits.js";
 import { EventPruner } from "./modules/events/events.service.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
+import { callerWatchOf } from "./modules/subscriptions/caller-watch.js";
+import { useGraphqlSse } from "./modules/subscriptions/graphql-sse.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from "./pubsub.js";
 import { schema } from "./schema/index.js";
@@ -37,6 +39,9 @@ export type KeyportOptions = {
   /** Use this outbound path instead of one built from the configuration (tests inject one with
    * their own allow list or DNS lookup). Closed with the app. */
   outbound?: Outbound;
+  /** Use this event bus instead of one built from the configuration (instances in one process
+   * share one, as instances on one Redis do). */
+  pubsub?: PubSub;
 };
 
 export type Keyport = {
@@ -70,9 +75,9 @@ export async function createKeyport(
     if (!options.database) await db.close();
     throw new ConfigError(keyProblems);
   }
-  const pubsub: PubSub = config.redisUrl
-    ? createRedisPubSub(config.redisUrl, logger)
-    : createMemoryPubSub();
+  const pubsub: PubSub =
+    options.pubsub ??
+    (config.redisUrl ? createRedisPubSub(config.redisUrl, logger) : createMemoryPubSub());
   const outbound = options.outbound ?? createOutbound(config);
   const refresher = new Refresher({
     prisma: db.prisma,
@@ -115,7 +120,11 @@ export async function createKeyport(
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
   const allowedOrigins = new Set(config.http.allowedOrigins);
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  const graphqlEndpoint = "/graphql";
+  const yoga: YogaServerInstance<Record<string, unknown>, Context> = createYoga<
+    Record<string, unknown>,
+    Context
+  >({
     schema,
     // Only ALLOWED_ORIGINS get CORS headers, each its own origin, never with credentials (callers
     // send keys in the Authorization header, not cookies); other origins get none.
@@ -130,7 +139,7 @@ export async function createKeyport(
         maxAge: 600,
       };
     },
-    graphqlEndpoint: "/graphql",
+    graphqlEndpoint,
     landingPage: false,
     graphiql: config.production
       ? false
@@ -145,13 +154,15 @@ export async function createKeyport(
       // The logger reduces errors (database errors to class and code, never their arguments).
       error: (...args) => logger.error("graphql error", { error: args[0] }),
     },
-    // HTTP requests carry the key in a header; WebSocket connections in connection_init.
+    // HTTP requests carry the key in a header; WebSocket connections in connection_init, or in
+    // the upgrade request's header (clients that can set one).
     context: (initial) =>
       (initial.request && earlyContexts.get(initial.request)) ??
       createContext(
         services,
         initial.request?.headers.get("authorization") ??
-          authorizationParam(initial.connectionParams),
+          authorizationParam(initial.connectionParams) ??
+          upgradeAuthorization(initial.req),
       ),
     plugins: [
       useRequestLimits({
@@ -164,6 +175,13 @@ export async function createKeyport(
       }),
       useErrorHygiene(),
       httpRoutes(services),
+      // The graphql-sse protocol; yoga serves its own server-sent events on /graphql too.
+      useGraphqlSse({
+        path: `${graphqlEndpoint}/stream`,
+        services,
+        yoga: () => yoga,
+        bufferSize: config.subscriptions.bufferSize,
+      }),
       useCSRFPrevention({ requestHeaders: ["x-graphql-yoga-csrf"] }),
       // No introspection and no field suggestions, on HTTP, SSE and WebSocket alike.
       ...(config.production ? [useHideSchema()] : []),
@@ -190,11 +208,16 @@ export async function createKeyport(
       sockets.add(wsServer);
       useServer(
         {
-          // A connection without a valid key in connection_init's `authorization` is closed
-          // (4403 Forbidden) before it can run anything, introspection included.
+          // A connection without a valid key in connection_init's `authorization` (or the upgrade
+          // request's Authorization header) is closed (4403 Forbidden) before it can run
+          // anything, introspection included.
           onConnect: async (ctx) =>
-            (await createContext(services, authorizationParam(ctx.connectionParams))).caller !==
-            null,
+            (
+              await createContext(
+                services,
+                authorizationParam(ctx.connectionParams) ?? upgradeAuthorization(ctx.extra.request),
+              )
+            ).caller !== null,
           // The enveloped execute/subscribe travel on rootValue (see onSubscribe).
           execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
           subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
@@ -225,6 +248,7 @@ export async function createKeyport(
     },
     async close() {
       refresher.stopSweeper();
+      callerWatchOf(services).endAll();
       eventPruner.stop();
       for (const socket of sockets) socket.close();
       await pubsub.close();
@@ -238,6 +262,12 @@ type EnvelopedRoot = {
   execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
   subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
 };
+
+function upgradeAuthorization(request: unknown): string | null {
+  const value = (request as { headers?: Record<string, unknown> } | undefined)?.headers
+    ?.authorization;
+  return typeof value === "string" ? value : null;
+}
 
 function authorizationParam(params: unknown): string | null {
   const value = (params as { authorization?: unknown } | undefined)?.authorization;

@@ -68,7 +68,13 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-export type JwtClaims = { subject: string; workspaceSlug: string; scopes: string[] };
+export type JwtClaims = {
+  subject: string;
+  workspaceSlug: string;
+  scopes: string[];
+  /** The `exp` claim (required), when the token stops being accepted. */
+  expiresAt: Date;
+};
 
 export type JwtVerifierOptions = {
   secret?: string | undefined;
@@ -147,6 +153,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier | nu
       subject: typeof payload.sub === "string" ? payload.sub : "",
       workspaceSlug: workspace,
       scopes: scope.split(" ").filter(Boolean),
+      expiresAt: new Date(Number(payload.exp) * 1000),
     };
   };
 }

@@ -110,9 +110,10 @@ export function useRequestLimits(options: RequestLimitOptions): Plugin {
         }
         return;
       }
-      if (!request.body) return;
-      const authorization = request.headers.get("authorization");
       const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+      // An empty body (graphql-sse's PUT reservation and DELETE) has nothing to limit.
+      if (!request.body || declared === 0) return;
+      const authorization = request.headers.get("authorization");
       if (declared > maxBytes) {
         endResponse(refuse(fetchAPI, 413, "PAYLOAD_TOO_LARGE", tooLarge));
         return;

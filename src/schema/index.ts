@@ -16,8 +16,10 @@ import "../modules/connectors/connectors.queries.js";
 import "../modules/connectors/connectors.mutations.js";
 import "../modules/oauth/oauth.types.js";
 import "../modules/oauth/oauth.mutations.js";
+import "../modules/subscriptions/subscriptions.js";
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const schema = lexicographicSortSchema(builder.toSchema());

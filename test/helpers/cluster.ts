@@ -3,6 +3,7 @@
 // single-process). Either way, coordination goes through the database only.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type { Server } from "node:http";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type ExecutionResult, print } from "graphql";
 import type { Database } from "../../src/db.js";
 import type { Refresher } from "../../src/modules/oauth/refresh.service.js";
+import { createMemoryPubSub } from "../../src/pubsub.js";
 import { createKeyport, type Keyport } from "../../src/yoga.js";
 import { createTestDatabase, testConfig, testEncryptionKeys } from "./app.js";
 
@@ -17,6 +19,10 @@ const root = path.resolve(import.meta.dirname, "../..");
 
 export type Instance = {
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Where the instance listens (http://127.0.0.1:<port>), for SSE and WebSocket clients. */
+  origin: string;
+  /** The app, for instances in this process. */
+  keyport: Keyport | null;
   /** The process id, for real server processes. */
   pid: number | null;
   /** The refresher, for instances in this process (fault injection). */
@@ -60,19 +66,34 @@ export async function startCluster(
 ): Promise<Cluster> {
   const testDatabase = await createTestDatabase();
   const database = await testDatabase.open();
-  const baseEnv = { LOG_LEVEL: "warn", REFRESH_SWEEP_INTERVAL_MS: "0", ...env };
+  const baseEnv: Record<string, string> = {
+    LOG_LEVEL: "warn",
+    REFRESH_SWEEP_INTERVAL_MS: "0",
+    ...env,
+  };
 
   if (!testDatabase.databaseUrl) {
     const keyports: Keyport[] = [];
+    const servers: Server[] = [];
     const instances: Instance[] = [];
+    // Without Redis, the instances share one in-process bus, as instances on one Redis share it.
+    const sharedBus = baseEnv.REDIS_URL ? undefined : createMemoryPubSub();
     for (let i = 0; i < size; i++) {
       const logs: string[] = [];
       const keyport = await createKeyport(testConfig(baseEnv), {
         database,
+        ...(sharedBus ? { pubsub: sharedBus } : {}),
         logSink: (line) => logs.push(line),
       });
       keyports.push(keyport);
+      const server = keyport.createHttpServer();
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
       instances.push({
+        origin: `http://127.0.0.1:${port}`,
+        keyport,
         pid: null,
         refresher: keyport.services.refresher,
         logs,
@@ -89,6 +110,11 @@ export async function startCluster(
       mode: "in-process",
       async close() {
         for (const keyport of keyports) keyport.services.refresher.stopSweeper();
+        for (const server of servers) {
+          server.closeAllConnections();
+          server.close();
+        }
+        await Promise.all(keyports.map((keyport) => keyport.services.pubsub.close()));
         await database.close();
       },
     };
@@ -140,6 +166,8 @@ export async function startCluster(
         `instance ${i} to be ready`,
       );
       instances.push({
+        origin: base,
+        keyport: null,
         pid: child.pid ?? null,
         refresher: null,
         logs,

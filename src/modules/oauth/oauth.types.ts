@@ -23,7 +23,7 @@ import {
   parseEventId,
 } from "../events/events.service.js";
 
-const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
+export const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
   values: [
     "AUTHORIZATION_STARTED",
     "AUTHORIZED",
