@@ -92,7 +92,8 @@ export class JwtRejected extends Error {
 }
 
 const symmetricAlgorithms = ["HS256", "HS384", "HS512"];
-const asymmetricAlgorithms = [
+/** Public-key JWS algorithms keyport accepts, for callers' JWTs and providers' id_tokens. */
+export const asymmetricAlgorithms = [
   "RS256",
   "RS384",
   "RS512",

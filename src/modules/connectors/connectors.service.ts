@@ -9,6 +9,7 @@ import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { credentialScope } from "../credentials/credentials.service.js";
 import { shortText } from "../credentials/kinds/common.js";
+import { environmentForCaller } from "../workspaces/workspaces.service.js";
 
 type Deps = Pick<ServiceDeps, "prisma">;
 export type ConnectorActor = Pick<Caller, "workspaceId" | "environmentId" | "actor">;
@@ -83,23 +84,14 @@ export async function createConnector(
 ) {
   const parsed = createInput.safeParse(input);
   if (!parsed.success) throw new ValidationError(issuesOf(parsed.error));
-  const environmentId = input.environmentId ?? caller.environmentId;
-  if (!environmentId) throw fieldError(["environmentId"], "is required");
-  if (caller.environmentId && environmentId !== caller.environmentId) {
-    throw fieldError(["environmentId"], "must be the environment your key is limited to");
-  }
-  const environment = await deps.prisma.environment.findFirst({
-    where: { id: environmentId, workspaceId: caller.workspaceId },
-    select: { id: true },
-  });
-  if (!environment) throw fieldError(["environmentId"], "no such environment");
-  const credential = await attachableCredential(deps, caller, input.credentialId, environment.id);
+  const environmentId = await environmentForCaller(deps.prisma, caller, input.environmentId);
+  const credential = await attachableCredential(deps, caller, input.credentialId, environmentId);
   try {
     return await deps.prisma.$transaction(async (tx) => {
       const connector = await tx.connector.create({
         data: {
           workspaceId: caller.workspaceId,
-          environmentId: environment.id,
+          environmentId,
           credentialId: credential.id,
           name: parsed.data.name,
           appKey: parsed.data.appKey,

@@ -25,6 +25,7 @@ import {
 } from "../oauth/refresh.service.js";
 import { revokeOnDelete } from "../oauth/revoke.js";
 import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
+import { environmentForCaller } from "../workspaces/workspaces.service.js";
 import { findCredentialForUse } from "./acquire.repository.js";
 import {
   CredentialInUseError,
@@ -129,7 +130,7 @@ export async function createCredential(
     throw new ValidationError(errors);
   }
   const data = base.data;
-  const environmentId = await resolveEnvironment(deps, caller, data.environmentId ?? null);
+  const environmentId = await environmentForCaller(deps.prisma, caller, data.environmentId ?? null);
 
   const id = uuidv7();
   let verifiedAt: Date | null = null;
@@ -238,20 +239,6 @@ async function fetchClientCredentialsToken(
       throw new CredentialProviderError(error.code, error.message);
     throw error;
   }
-}
-
-async function resolveEnvironment(deps: Deps, caller: CredentialActor, requested: string | null) {
-  const environmentId = requested ?? caller.environmentId;
-  if (!environmentId) throw fieldError(["environmentId"], "is required");
-  if (caller.environmentId && environmentId !== caller.environmentId) {
-    throw fieldError(["environmentId"], "must be the environment your key is limited to");
-  }
-  const environment = await deps.prisma.environment.findFirst({
-    where: { id: environmentId, workspaceId: caller.workspaceId },
-    select: { id: true },
-  });
-  if (!environment) throw fieldError(["environmentId"], "no such environment");
-  return environment.id;
 }
 
 async function findScoped(deps: Deps, caller: CredentialActor, id: string) {

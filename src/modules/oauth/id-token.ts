@@ -9,6 +9,7 @@
 //
 // Every failure is an IdTokenError with a fixed reason: neither the token nor any of its claim
 // values is ever echoed.
+
 import {
   createRemoteJWKSet,
   customFetch,
@@ -17,6 +18,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
+import { asymmetricAlgorithms } from "../../lib/auth.js";
 import type { Outbound } from "../../lib/outbound.js";
 
 export class IdTokenError extends Error {
@@ -26,17 +28,7 @@ export class IdTokenError extends Error {
 /** Seconds of clock skew allowed on `exp`. */
 export const idTokenClockToleranceSeconds = 30;
 
-const signingAlgorithms = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "EdDSA",
-];
+const signingAlgorithms = asymmetricAlgorithms;
 
 export type IdTokenExpectations = {
   /** The issuer configured on the credential, or null for endpoints entered directly. */

@@ -113,3 +113,26 @@ export async function bootstrap(prisma: PrismaClient): Promise<BootstrapResult> 
     throw error;
   }
 }
+
+/**
+ * The environment a caller acts in: the one it asked for, else the one its key is limited to.
+ * A key limited to one environment may not name another; an id outside the workspace is
+ * "no such environment", like a missing one.
+ */
+export async function environmentForCaller(
+  prisma: Pick<PrismaClient, "environment">,
+  caller: { workspaceId: string; environmentId: string | null },
+  requested: string | null,
+): Promise<string> {
+  const environmentId = requested ?? caller.environmentId;
+  if (!environmentId) throw fieldError(["environmentId"], "is required");
+  if (caller.environmentId && environmentId !== caller.environmentId) {
+    throw fieldError(["environmentId"], "must be the environment your key is limited to");
+  }
+  const environment = await prisma.environment.findFirst({
+    where: { id: environmentId, workspaceId: caller.workspaceId },
+    select: { id: true },
+  });
+  if (!environment) throw fieldError(["environmentId"], "no such environment");
+  return environment.id;
+}
