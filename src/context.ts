@@ -168,6 +168,17 @@ export function serviceDepsOf(services: Services): ServiceDeps {
   return { prisma: services.db.prisma, keyRing, logger, config, refresher, outbound, pubsub };
 }
 
+/**
+ * Where clause limiting a query to the caller's workspace and, for a key limited to one
+ * environment, to that environment. Credentials, connectors and API keys all use it.
+ */
+export function callerScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {
+  return {
+    workspaceId: caller.workspaceId,
+    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
+  };
+}
+
 /** The caller of a field whose auth rule already requires one. */
 export function callerOf(context: Context): Caller {
   if (!context.caller) throw new Error("this field requires an authenticated caller");

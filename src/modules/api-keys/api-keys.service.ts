@@ -1,5 +1,6 @@
 // API keys: created with at most the creator's own scopes, stored as hashes, revoked for good.
 import { z } from "zod";
+import { callerScope } from "../../context.js";
 import type { PrismaClient } from "../../generated/prisma/client.js";
 import { generateApiKey, isScope, type Scope } from "../../lib/auth.js";
 import { NotFoundError } from "../../lib/errors.js";
@@ -18,12 +19,7 @@ export type ApiKeyCreator = {
  * Where clause for the API keys a caller administers: its workspace's, or, for a key limited to
  * one environment, only the keys limited to that same environment.
  */
-export function apiKeyScope(caller: { workspaceId: string; environmentId: string | null }) {
-  return {
-    workspaceId: caller.workspaceId,
-    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
-  };
-}
+export const apiKeyScope = callerScope;
 
 const createApiKeyInput = z.object({
   name: nameSchema,

@@ -1,7 +1,7 @@
 // Connectors: validation, tenancy and status rules. No GraphQL here; resolvers translate inputs
 // and results.
 import { z } from "zod";
-import type { Caller, ServiceDeps } from "../../context.js";
+import { type Caller, callerScope, type ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -16,12 +16,7 @@ export type ConnectorActor = Pick<Caller, "workspaceId" | "environmentId" | "act
 export type ConnectorStatus = "ACTIVE" | "PAUSED" | "NEEDS_CREDENTIAL";
 
 /** Where clause that limits every connector query to the caller's workspace (and environment). */
-export function connectorScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {
-  return {
-    workspaceId: caller.workspaceId,
-    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
-  } satisfies Prisma.ConnectorWhereInput;
-}
+export const connectorScope = callerScope;
 
 const appKey = z
   .string()

@@ -1,7 +1,7 @@
 // Credentials: validation, encrypted storage, updates, deletion, secret reads and auth material.
 // No GraphQL here; resolvers translate inputs and results.
 import { z } from "zod";
-import type { Caller, ServiceDeps } from "../../context.js";
+import { type Caller, callerScope, type ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -53,12 +53,7 @@ export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "ac
 type Deps = ServiceDeps;
 
 /** Where clause that limits every credential query to the caller's workspace (and environment). */
-export function credentialScope(caller: Pick<Caller, "workspaceId" | "environmentId">) {
-  return {
-    workspaceId: caller.workspaceId,
-    ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
-  } satisfies Prisma.CredentialWhereInput;
-}
+export const credentialScope = callerScope;
 
 const baseFields = {
   description: multilineText(2000).trim().nullish(),
