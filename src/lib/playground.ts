@@ -6,12 +6,14 @@ import type { GraphiQLOptions } from "graphql-yoga";
 /** The document the playground opens with: runnable once the Authorization header is set. */
 export const playgroundDocument = `# Welcome to the keyport playground.
 #
-# Every request needs an API key. Open the "Headers" tab below the editor and set
+# Every request needs an API key. Open the "Headers" tab
+# below the editor and set
 #
 #   { "Authorization": "Bearer <key>" }
 #
-# The admin key is printed once, on the first start. Headers are not saved in
-# this browser: set the header again after a reload.
+# The admin key is printed once, on the first start.
+# Headers are not saved in this browser: set the header
+# again after a reload.
 #
 # Then run this query (the play button, or Ctrl+Enter).
 
@@ -36,12 +38,15 @@ query Playground {
   }
 }
 
-# Ready-to-use auth headers for one credential: uncomment this mutation, put a
-# credential id from the result above in it, and run it. The headers it returns
-# are secrets: do not share or log them.
+# Ready-to-use auth headers for one credential: uncomment
+# this mutation, put a credential id from the result above
+# in it, and run it. The headers it returns are secrets:
+# do not share or log them.
 #
 # mutation AcquireHeaders {
-#   acquireCredentialHeaders(input: { credentialId: "<credential id>" }) {
+#   acquireCredentialHeaders(
+#     input: { credentialId: "<credential id>" }
+#   ) {
 #     __typename
 #     ... on AcquireCredentialHeadersSuccess {
 #       expiresAt
