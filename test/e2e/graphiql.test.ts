@@ -45,11 +45,21 @@ describe("GraphiQL playground in Chromium", () => {
   const headersEditor = '.monaco-editor[data-uri$="-headers.json"]';
   const resultWindow = ".result-window .monaco-editor";
 
-  async function openPlayground(page: Page) {
+  async function openPlayground(page: Page, requests: RequestLog) {
+    // A browser's navigation asks for text/html; that is what gets GraphiQL rather than JSON.
     const response = await page.goto(`${baseUrl}/graphql`);
+    expect(response?.request().headers().accept).toContain("text/html");
     expect(response?.status()).toBe(200);
     expect(response?.headers()["content-type"]).toMatch(/^text\/html/);
-    await page.locator(queryEditor).first().waitFor();
+    // A page that waits for a CDN never shows the editor: say which requests it tried.
+    await page
+      .locator(queryEditor)
+      .first()
+      .waitFor()
+      .catch((error: unknown) => {
+        requests.assertLoopbackOnly();
+        throw error;
+      });
   }
 
   /** Replaces an editor's whole text, as typing (or pasting) into it does. */
@@ -71,7 +81,7 @@ describe("GraphiQL playground in Chromium", () => {
     const requests: RequestLog = await recordRequests(context);
     const page = await context.newPage();
     try {
-      await openPlayground(page);
+      await openPlayground(page, requests);
       expect(await page.title()).toBe("keyport playground");
 
       // The example document, and the headers editor open below it, empty.
