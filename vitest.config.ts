@@ -6,6 +6,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }] },
   test: {
     include: ["test/**/*.test.ts"],
+    // Browser tests run with `npm run test:e2e` (vitest.e2e.config.ts).
+    exclude: ["**/node_modules/**", "test/e2e/**"],
     // Each file opens its own database (in-memory PGlite, or a fresh PostgreSQL database).
     pool: "forks",
     fileParallelism: true,

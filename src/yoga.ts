@@ -22,6 +22,7 @@ import { useHideSchema } from "./lib/hide-schema.js";
 import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
+import { playgroundOptions, renderPlayground } from "./lib/playground.js";
 import { useRequestLimits } from "./lib/request-limits.js";
 import { EventPruner } from "./modules/events/events.service.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
@@ -141,9 +142,9 @@ export async function createKeyport(
     },
     graphqlEndpoint,
     landingPage: false,
-    graphiql: config.production
-      ? false
-      : { title: "keyport", subscriptionsProtocol: "SSE", shouldPersistHeaders: true },
+    // Served from keyport itself, with no request elsewhere; never in production.
+    graphiql: config.production ? false : playgroundOptions,
+    renderGraphiQL: renderPlayground,
     // Never the original message in a response, whatever NODE_ENV says: database errors quote
     // their arguments.
     maskedErrors: { isDev: false },
