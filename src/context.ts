@@ -3,11 +3,14 @@
 import type { Database, PrismaClient } from "./db.js";
 import type { Config } from "./env.js";
 import {
+  connectTokenPrefix,
   effectiveScopes,
   hashApiKey,
+  hashConnectToken,
   JwtRejected,
   type JwtVerifier,
   looksLikeApiKey,
+  looksLikeConnectToken,
   type Scope,
 } from "./lib/auth.js";
 import type { KeyRing } from "./lib/crypto.js";
@@ -17,9 +20,20 @@ import type { EventPruner } from "./modules/events/events.service.js";
 import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
+/** What a connect session (a `kpcs_` token) is limited to, on top of its environment. */
+export type ConnectLimits = {
+  sessionId: string;
+  /** The one end user whose credentials the session may see and manage. */
+  externalUserId: string;
+  /** When not empty, only credentials of these providers. */
+  providerKeys: string[];
+  /** When the token stops being accepted. */
+  expiresAt: Date;
+};
+
 export type Caller = {
-  kind: "apiKey" | "jwt";
-  /** Who acts, as written to audit entries: `apiKey:<id>` or `jwt:<sub>`. */
+  kind: "apiKey" | "jwt" | "connectSession";
+  /** Who acts, as written to audit entries: `apiKey:<id>`, `jwt:<sub>` or `connectSession:<id>`. */
   actor: string;
   subject: string | null;
   workspaceId: string;
@@ -28,6 +42,8 @@ export type Caller = {
   apiKeyId: string | null;
   /** When a JWT stops being accepted; null for API keys (valid until revoked). */
   expiresAt: Date | null;
+  /** The end-user limits of a connect session; null for API keys and JWTs. */
+  connect: ConnectLimits | null;
   /** Scopes as granted (shown by `viewer.scopes`). */
   grantedScopes: string[];
   /** Granted scopes with `admin` expanded; what access checks use. */
@@ -69,6 +85,16 @@ type ApiKeyRow = {
 };
 const apiKeyByHashSql = `SELECT "id", "workspaceId", "environmentId", "scopes", "lastUsedAt", "revokedAt"
   FROM "ApiKey" WHERE "hash" = $1`;
+const connectSessionByHashSql = `SELECT "id", "workspaceId", "environmentId", "externalUserId",
+  "providerKeys", "expiresAt" FROM "ConnectSession" WHERE "hash" = $1`;
+type ConnectSessionRow = {
+  id: string;
+  workspaceId: string;
+  environmentId: string;
+  externalUserId: string;
+  providerKeys: string[];
+  expiresAt: Date;
+};
 const workspaceBySlugSql = `SELECT "id" FROM "Workspace" WHERE "slug" = $1`;
 
 export async function createContext(
@@ -86,9 +112,11 @@ export async function createContext(
     };
   }
   const token = match[1];
-  const caller = looksLikeApiKey(token)
-    ? await callerFromApiKey(services, token)
-    : await callerFromJwt(services, token);
+  const caller = token.startsWith(connectTokenPrefix)
+    ? await callerFromConnectToken(services, token)
+    : looksLikeApiKey(token)
+      ? await callerFromApiKey(services, token)
+      : await callerFromJwt(services, token);
   if (typeof caller === "string") return { ...base, caller: null, authFailure: caller };
   return { ...base, caller, authFailure: null };
 }
@@ -123,8 +151,38 @@ async function callerFromApiKey(services: Services, key: string): Promise<Caller
     environmentId: row.environmentId,
     apiKeyId: row.id,
     expiresAt: null,
+    connect: null,
     grantedScopes: row.scopes,
     scopes: effectiveScopes(row.scopes),
+  };
+}
+
+async function callerFromConnectToken(services: Services, token: string): Promise<Caller | string> {
+  const refused = "Invalid or expired connect token.";
+  if (!looksLikeConnectToken(token)) return refused;
+  // Read on every request, like API keys: an expired session stops working at once.
+  const [row] = await services.db.query<ConnectSessionRow>(connectSessionByHashSql, [
+    hashConnectToken(token),
+  ]);
+  if (!row) return refused;
+  const expiresAt = new Date(row.expiresAt);
+  if (expiresAt.getTime() <= Date.now()) return refused;
+  return {
+    kind: "connectSession",
+    actor: `connectSession:${row.id}`,
+    subject: null,
+    workspaceId: row.workspaceId,
+    environmentId: row.environmentId,
+    apiKeyId: null,
+    expiresAt,
+    connect: {
+      sessionId: row.id,
+      externalUserId: row.externalUserId,
+      providerKeys: row.providerKeys ?? [],
+      expiresAt,
+    },
+    grantedScopes: ["connect"],
+    scopes: new Set<Scope>(["connect"]),
   };
 }
 
@@ -150,6 +208,7 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
     environmentId: null,
     apiKeyId: null,
     expiresAt: claims.expiresAt,
+    connect: null,
     grantedScopes: claims.scopes.filter((s) => effectiveScopes([s]).size > 0),
     scopes: effectiveScopes(claims.scopes),
   };
@@ -176,6 +235,71 @@ export function callerScope(caller: Pick<Caller, "workspaceId" | "environmentId"
   return {
     workspaceId: caller.workspaceId,
     ...(caller.environmentId ? { environmentId: caller.environmentId } : {}),
+  };
+}
+
+type ScopedCaller = Pick<Caller, "workspaceId" | "environmentId" | "connect">;
+
+/**
+ * Where clause for credentials: the caller's workspace and environment (`callerScope`) and, for a
+ * connect session, its end user and (when listed) its providers. Every path to a credential
+ * (`credential`, `credentials`, `node`, nested fields, mutations, events) goes through it, so a
+ * credential outside a session's limits behaves exactly like one that does not exist.
+ */
+export function credentialScope(caller: ScopedCaller) {
+  const { connect } = caller;
+  if (!connect) return callerScope(caller);
+  return {
+    ...callerScope(caller),
+    externalUserId: connect.externalUserId,
+    ...(connect.providerKeys.length > 0 ? { providerKey: { in: connect.providerKeys } } : {}),
+  };
+}
+
+/** Where clause for connectors: a connect session sees only those of its own credentials. */
+export function connectorScope(caller: ScopedCaller) {
+  if (!caller.connect) return callerScope(caller);
+  return { ...callerScope(caller), credential: { is: credentialScope(caller) } };
+}
+
+/** Where clause for API keys: a connect session sees none. */
+export function apiKeyScope(caller: ScopedCaller) {
+  if (!caller.connect) return callerScope(caller);
+  return { ...callerScope(caller), id: { in: [] as string[] } };
+}
+
+/** Whether a credential event belongs to what the caller may see (live events; see eventScope). */
+export function eventVisibleTo(
+  caller: ScopedCaller,
+  event: {
+    workspaceId: string;
+    environmentId: string;
+    externalUserId?: string | null;
+    providerKey?: string | null;
+  },
+): boolean {
+  if (event.workspaceId !== caller.workspaceId) return false;
+  if (caller.environmentId !== null && event.environmentId !== caller.environmentId) return false;
+  const { connect } = caller;
+  if (!connect) return true;
+  return (
+    event.externalUserId === connect.externalUserId &&
+    (connect.providerKeys.length === 0 ||
+      (typeof event.providerKey === "string" && connect.providerKeys.includes(event.providerKey)))
+  );
+}
+
+/** Where clause for stored credential events, the same limits as eventVisibleTo. */
+export function eventScope(caller: ScopedCaller) {
+  const { connect } = caller;
+  return {
+    ...callerScope(caller),
+    ...(connect
+      ? {
+          externalUserId: connect.externalUserId,
+          ...(connect.providerKeys.length > 0 ? { providerKey: { in: connect.providerKeys } } : {}),
+        }
+      : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import {
 } from "jose";
 import type { Outbound } from "./outbound.js";
 
+/** The scopes API keys and JWTs can be granted. */
 export const scopes = [
   "credentials:read",
   "credentials:write",
@@ -19,7 +20,13 @@ export const scopes = [
   "admin",
   "platform",
 ] as const;
-export type Scope = (typeof scopes)[number];
+/**
+ * `connect` is held only by connect-session callers (`kpcs_` tokens) and can never be granted to
+ * an API key or claimed by a JWT: it admits the credential types and the few credential
+ * mutations a browser needs, while the where clause (`credentialScope`) limits every row to the
+ * session's end user, environment and providers.
+ */
+export type Scope = (typeof scopes)[number] | "connect";
 
 /** What `admin` grants inside its workspace. `platform` is never implied. */
 const adminGrants: Scope[] = [
@@ -30,7 +37,8 @@ const adminGrants: Scope[] = [
   "connectors:write",
 ];
 
-export function isScope(value: string): value is Scope {
+/** A grantable scope (never `connect`). */
+export function isScope(value: string): value is (typeof scopes)[number] {
   return (scopes as readonly string[]).includes(value);
 }
 
@@ -56,6 +64,25 @@ export function generateApiKey(): { key: string; prefix: string; hash: string } 
 // Keys carry 256 bits of entropy, so a plain SHA-256 is enough; no slow hash is needed.
 export function hashApiKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
+}
+
+export const connectTokenPrefix = "kpcs_";
+
+/**
+ * A new connect-session token: `kpcs_` + 32 random bytes (base64url). Its own prefix keeps it
+ * from being mistaken for an API key, by people, scanners and keyport itself.
+ */
+export function generateConnectToken(): { token: string; hash: string } {
+  const token = `${connectTokenPrefix}${randomBytes(32).toString("base64url")}`;
+  return { token, hash: hashConnectToken(token) };
+}
+
+export function hashConnectToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export function looksLikeConnectToken(token: string): boolean {
+  return /^kpcs_[A-Za-z0-9_-]{43}$/.test(token);
 }
 
 export function looksLikeApiKey(token: string): boolean {

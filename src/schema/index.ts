@@ -17,6 +17,7 @@ import "../modules/connectors/connectors.mutations.js";
 import "../modules/oauth/oauth.types.js";
 import "../modules/oauth/oauth.mutations.js";
 import "../modules/subscriptions/subscriptions.js";
+import "../modules/connect-sessions/connect-sessions.types.js";
 
 builder.queryType({});
 builder.mutationType({});

@@ -155,7 +155,7 @@ describe("access rules on types (fail closed)", () => {
     expect(unchecked).toEqual([]);
   });
 
-  it("puts credentials:read on every credential type and interface", () => {
+  it("puts credentials:read (or a connect session's connect) on every credential type and interface", () => {
     const credentialTypes = [
       "CredentialBase",
       "BasicCredential",
@@ -174,12 +174,15 @@ describe("access rules on types (fail closed)", () => {
     for (const name of credentialTypes) {
       const type = schema.getType(name);
       expect(type, name).toBeDefined();
-      expect(typeRuleOf(type as never), name).toEqual({ scope: "credentials:read" });
+      // A connect session passes the type rule; the where clause limits it to its own rows.
+      expect(typeRuleOf(type as never), name).toEqual({
+        anyScope: ["credentials:read", "connect"],
+      });
     }
     // Shared with acquireCredentialHeaders (credentials:use); the parent on each path decides.
     for (const name of ["NameValue", "StatusReason"]) {
       expect(typeRuleOf(schema.getType(name) as never), name).toEqual({
-        anyScope: ["credentials:read", "credentials:use"],
+        anyScope: ["credentials:read", "credentials:use", "connect"],
       });
     }
     expect(typeRuleOf(schema.getType("ApiKey") as never)).toEqual({ scope: "admin" });

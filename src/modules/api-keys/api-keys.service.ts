@@ -1,6 +1,6 @@
 // API keys: created with at most the creator's own scopes, stored as hashes, revoked for good.
 import { z } from "zod";
-import { callerScope } from "../../context.js";
+import { apiKeyScope, type Caller } from "../../context.js";
 import type { PrismaClient } from "../../generated/prisma/client.js";
 import { generateApiKey, isScope, type Scope } from "../../lib/auth.js";
 import { NotFoundError } from "../../lib/errors.js";
@@ -19,7 +19,7 @@ export type ApiKeyCreator = {
  * Where clause for the API keys a caller administers: its workspace's, or, for a key limited to
  * one environment, only the keys limited to that same environment.
  */
-export const apiKeyScope = callerScope;
+export { apiKeyScope };
 
 const createApiKeyInput = z.object({
   name: nameSchema,
@@ -78,7 +78,12 @@ export async function createApiKey(prisma: PrismaClient, creator: ApiKeyCreator,
 
 export async function revokeApiKey(
   prisma: PrismaClient,
-  caller: { workspaceId: string; environmentId: string | null; actor: string },
+  caller: {
+    workspaceId: string;
+    environmentId: string | null;
+    actor: string;
+    connect: Caller["connect"];
+  },
   apiKeyId: string,
 ) {
   return prisma.$transaction(async (tx) => {

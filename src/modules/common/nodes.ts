@@ -7,14 +7,18 @@ import type { Scope } from "../../lib/auth.js";
 import { tryDecodeId } from "./ids.js";
 
 type NodeLoader = (rawId: string, context: Context) => Promise<object | null>;
-const loaders = new Map<string, { load: NodeLoader; scope: Scope | null }>();
+const loaders = new Map<string, { load: NodeLoader; scope: Scope | readonly Scope[] | null }>();
 
 /**
  * `scope`: what the type's own root field requires. A caller without it is refused before
  * anything is loaded, so `node` answers exactly as that root field does (FORBIDDEN whether or
  * not the id exists). The type's own rule (`authScopes` on the type) applies on top.
  */
-export function registerNodeLoader(typename: string, loader: NodeLoader, scope: Scope | null) {
+export function registerNodeLoader(
+  typename: string,
+  loader: NodeLoader,
+  scope: Scope | readonly Scope[] | null,
+) {
   loaders.set(typename, { load: loader, scope });
 }
 
@@ -29,7 +33,11 @@ builder.queryField("node", (t) =>
       const decoded = tryDecodeId(String(id));
       const loader = decoded && loaders.get(decoded.typename);
       if (!decoded || !loader) return null;
-      if (loader.scope && !context.caller?.scopes.has(loader.scope)) throw forbidden();
+      if (loader.scope) {
+        // One scope, or any one of a list.
+        const accepted = typeof loader.scope === "string" ? [loader.scope] : loader.scope;
+        if (!accepted.some((scope) => context.caller?.scopes.has(scope))) throw forbidden();
+      }
       const node = await loader.load(decoded.id, context);
       if (node) brandWithType(node, decoded.typename as never);
       return node as never;

@@ -1,7 +1,7 @@
 // Connectors: validation, tenancy and status rules. No GraphQL here; resolvers translate inputs
 // and results.
 import { z } from "zod";
-import { type Caller, callerScope, type ServiceDeps } from "../../context.js";
+import { type Caller, connectorScope, type ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -12,11 +12,11 @@ import { shortText } from "../credentials/kinds/common.js";
 import { environmentForCaller } from "../workspaces/workspaces.service.js";
 
 type Deps = Pick<ServiceDeps, "prisma">;
-export type ConnectorActor = Pick<Caller, "workspaceId" | "environmentId" | "actor">;
+export type ConnectorActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "connect">;
 export type ConnectorStatus = "ACTIVE" | "PAUSED" | "NEEDS_CREDENTIAL";
 
 /** Where clause that limits every connector query to the caller's workspace (and environment). */
-export const connectorScope = callerScope;
+export { connectorScope };
 
 const appKey = z
   .string()

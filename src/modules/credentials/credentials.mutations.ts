@@ -21,6 +21,7 @@ import {
   CredentialUnion,
   credentialGlobalId,
   credentialRawId,
+  credentialsWriteOrConnect,
   NameValueRef,
   serviceDeps,
   TokenEndpointAuthMethodEnum,
@@ -141,10 +142,15 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
   }),
 });
 
-const CredentialSuccess = (name: string) =>
+const CredentialSuccess = (
+  name: string,
+  authScopes: { scope: "credentials:write" } | typeof credentialsWriteOrConnect = {
+    scope: "credentials:write",
+  },
+) =>
   builder.objectRef<{ credential: { id: string; kind: CredentialKind } }>(name).implement({
     // The credential inside needs credentials:read on top (its own type rule).
-    authScopes: { scope: "credentials:write" },
+    authScopes,
     fields: (t) => ({
       credentialId: t.id({
         description:
@@ -161,8 +167,10 @@ const CredentialSuccess = (name: string) =>
 
 builder.mutationField("createCredential", (t) =>
   t.field({
-    type: CredentialSuccess("CreateCredentialSuccess"),
-    authScopes: { scope: "credentials:write" },
+    type: CredentialSuccess("CreateCredentialSuccess", credentialsWriteOrConnect),
+    authScopes: credentialsWriteOrConnect,
+    description:
+      "Creates a credential. Through a connect session, externalUserId and environmentId are the session's (another value is a validation error), and providerKey must be one of the session's providers when it lists any.",
     errors: { types: [...commonErrors, CredentialProviderError] },
     args: { input: t.arg({ type: CreateCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
@@ -280,7 +288,7 @@ const DeleteCredentialSuccess = builder
     "DeleteCredentialSuccess",
   )
   .implement({
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     fields: (t) => ({
       deletedCredentialId: t.exposeID("deletedCredentialId"),
       detachedConnectorIds: t.idList({
@@ -298,7 +306,9 @@ const DeleteCredentialSuccess = builder
 builder.mutationField("deleteCredential", (t) =>
   t.field({
     type: DeleteCredentialSuccess,
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
+    description:
+      "Deletes a credential and revokes its tokens at the provider. A credential that connectors use is refused (CredentialInUseError) unless force; a connect session cannot force.",
     errors: { types: [...commonErrors, CredentialInUseError] },
     args: { input: t.arg({ type: DeleteCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {

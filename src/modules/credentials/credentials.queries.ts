@@ -51,7 +51,7 @@ builder.queryField("credentials", (t) =>
       maxSize: 100,
       defaultSize: 20,
       resolve: (query, _root, { filter }, context) => {
-        const where: Prisma.CredentialWhereInput = { ...credentialScope(callerOf(context)) };
+        const where: Prisma.CredentialWhereInput = {};
         if (filter?.kind) where.kind = filter.kind;
         if (filter?.status) where.status = filter.status;
         if (filter?.externalUserId) where.externalUserId = filter.externalUserId;
@@ -68,7 +68,12 @@ builder.queryField("credentials", (t) =>
             { description: { contains: search, mode: "insensitive" } },
           ];
         }
-        return context.prisma.credential.findMany({ ...query, where, orderBy: { id: "asc" } });
+        // The caller's limits stand apart from the filter, so no filter value can widen them.
+        return context.prisma.credential.findMany({
+          ...query,
+          where: { AND: [credentialScope(callerOf(context)), where] },
+          orderBy: { id: "asc" },
+        });
       },
     },
     { name: "CredentialConnection", authScopes: credentialsRead },

@@ -1,7 +1,7 @@
 // Credentials: validation, encrypted storage, updates, deletion, secret reads and auth material.
 // No GraphQL here; resolvers translate inputs and results.
 import { z } from "zod";
-import { type Caller, callerScope, type ServiceDeps } from "../../context.js";
+import { type Caller, credentialScope, type ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -49,11 +49,14 @@ import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from 
 import type { OAuth2Settings } from "./kinds/oauth2.js";
 import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
 
-export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
+export type CredentialActor = Pick<
+  Caller,
+  "workspaceId" | "environmentId" | "actor" | "scopes" | "connect"
+>;
 type Deps = ServiceDeps;
 
-/** Where clause that limits every credential query to the caller's workspace (and environment). */
-export const credentialScope = callerScope;
+/** Where clause that limits every credential query to what the caller may see. */
+export { credentialScope };
 
 const baseFields = {
   description: multilineText(2000).trim().nullish(),
@@ -101,6 +104,38 @@ function chooseKind(input: Record<string, unknown>): KindDefinition | FieldError
   return [{ path: ["input"], message }];
 }
 
+/**
+ * A connect session creates credentials for its own end user, in its own environment, and for
+ * one of its providers when it lists any. A different value is an error, never overridden
+ * silently (the environment is checked by environmentForCaller).
+ */
+function connectSessionCreateProblem(
+  connect: NonNullable<Caller["connect"]>,
+  data: { externalUserId?: string | null | undefined; providerKey?: string | null | undefined },
+) {
+  const errors: FieldError[] = [];
+  if (data.externalUserId != null && data.externalUserId !== connect.externalUserId) {
+    errors.push({
+      path: ["input", "externalUserId"],
+      message: "must be the connect session's end user (or left out)",
+    });
+  }
+  if (connect.providerKeys.length > 0) {
+    if (data.providerKey == null) {
+      errors.push({
+        path: ["input", "providerKey"],
+        message: `is required: one of ${connect.providerKeys.join(", ")}`,
+      });
+    } else if (!connect.providerKeys.includes(data.providerKey)) {
+      errors.push({
+        path: ["input", "providerKey"],
+        message: `must be one of the connect session's providers: ${connect.providerKeys.join(", ")}`,
+      });
+    }
+  }
+  if (errors.length > 0) throw new ValidationError(errors);
+}
+
 export type CreateCredentialRequest = Record<string, unknown> & { environmentId?: string | null };
 
 export async function createCredential(
@@ -125,6 +160,7 @@ export async function createCredential(
     throw new ValidationError(errors);
   }
   const data = base.data;
+  if (caller.connect) connectSessionCreateProblem(caller.connect, data);
   const environmentId = await environmentForCaller(deps.prisma, caller, data.environmentId ?? null);
 
   const id = uuidv7();
@@ -171,7 +207,7 @@ export async function createCredential(
           name: data.name,
           description: data.description ?? null,
           providerKey: data.providerKey ?? null,
-          externalUserId: data.externalUserId ?? null,
+          externalUserId: caller.connect?.externalUserId ?? data.externalUserId ?? null,
           status: creation.status,
           settings: creation.settings as Prisma.InputJsonObject,
           expiresAt: creation.expiresAt,
@@ -272,6 +308,8 @@ export async function updateCredential(
   id: string,
   input: Record<string, unknown>,
 ) {
+  // A connect session never reaches this (type rules); should it, nothing is there for it.
+  if (caller.connect) throw new NotFoundError("Credential");
   // A concurrent change (a refresh, another update) bumps the version this update was computed
   // from; computing it again on the newer row is always right, and rarely needed twice.
   for (let attempt = 0; ; attempt++) {
@@ -501,6 +539,9 @@ export async function deleteCredential(
   id: string,
   { force = false }: { force?: boolean } = {},
 ) {
+  if (force && caller.connect) {
+    throw fieldError(["force"], "is not available to a connect session");
+  }
   const existing = await deps.prisma.credential.findFirst({
     where: { id, ...credentialScope(caller) },
     include: { secrets: true },
@@ -538,6 +579,7 @@ export async function deleteCredential(
       type: "DELETED",
       status: existing.status,
       dependents: dependents.map((connector) => ({ id: connector.id, name: connector.name })),
+      owner: { externalUserId: existing.externalUserId, providerKey: existing.providerKey },
     });
     await recordAudit(tx, {
       workspaceId: caller.workspaceId,
@@ -570,6 +612,8 @@ export async function readSecretValue(
   credential: { id: string; workspaceId: string },
   field: string,
 ): Promise<string | null> {
+  // Secret values never reach a connect session.
+  if (caller.connect) return null;
   const row = await deps.prisma.credentialSecret.findUnique({
     where: { credentialId_field: { credentialId: credential.id, field } },
   });
@@ -616,6 +660,8 @@ export async function acquireAuth(
   id: string,
   minValiditySeconds: number,
 ): Promise<AcquiredAuth> {
+  // A connect session never reaches this (type rules); should it, nothing is there for it.
+  if (caller.connect) throw new NotFoundError("Credential");
   if (
     !Number.isInteger(minValiditySeconds) ||
     minValiditySeconds < 0 ||
@@ -810,6 +856,8 @@ export async function rotateSecret(
   id: string,
   input: unknown,
 ) {
+  // A connect session never reaches this (type rules); should it, nothing is there for it.
+  if (caller.connect) throw new NotFoundError("Credential");
   const parsed = rotateInput.safeParse(input);
   if (!parsed.success) throw new ValidationError(issuesToFieldErrors(parsed.error, []));
   const existing = await findScoped(deps, caller, id);

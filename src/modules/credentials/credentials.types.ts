@@ -49,14 +49,21 @@ export const TokenEndpointAuthMethodEnum = builder.enumType("TokenEndpointAuthMe
   values: tokenEndpointAuthMethods,
 });
 
-/** Reading credentials: what `credential(id)` requires, on every path to a credential. */
-export const credentialsRead = { scope: "credentials:read" } as const;
+/**
+ * Reading credentials: what `credential(id)` requires, on every path to a credential. A connect
+ * session (scope `connect`) passes too; the where clause limits it to its own end user's rows.
+ */
+export const credentialsRead = { anyScope: ["credentials:read", "connect"] as const };
+/** Creating, authorizing and deleting credentials: credentials:write, or a connect session. */
+export const credentialsWriteOrConnect = {
+  anyScope: ["credentials:write", "connect"] as const,
+};
 /**
  * Types reached both from credentials (credentials:read) and from acquireCredentialHeaders
  * (credentials:use). The parent on each path still enforces its own rule.
  */
 export const credentialsReadOrUse = {
-  anyScope: ["credentials:read", "credentials:use"] as const,
+  anyScope: ["credentials:read", "credentials:use", "connect"] as const,
 };
 
 export const StatusReasonRef = builder.objectRef<StatusReason>("StatusReason").implement({
@@ -84,13 +91,16 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
     preview: t.string({
       nullable: true,
       description:
-        'The last 4 characters behind a mask ("••••3f9a"); null for values shorter than 12.',
-      resolve: (secret) => secret.summary?.preview ?? null,
+        'The last 4 characters behind a mask ("••••3f9a"); null for values shorter than 12, and for connect sessions.',
+      resolve: (secret, _args, context) =>
+        context.caller?.connect ? null : (secret.summary?.preview ?? null),
     }),
     fingerprint: t.string({
       nullable: true,
-      description: "A keyed hash that tells two values apart without revealing them.",
-      resolve: (secret) => secret.summary?.fingerprint ?? null,
+      description:
+        "A keyed hash that tells two values apart without revealing them; null for connect sessions.",
+      resolve: (secret, _args, context) =>
+        context.caller?.connect ? null : (secret.summary?.fingerprint ?? null),
     }),
     value: t.string({
       nullable: true,
@@ -100,6 +110,7 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
       unauthorizedResolver: () => null,
       resolve: async (secret, _args, context) => {
         if (!secret.summary || !context.caller?.scopes.has("credentials:use")) return null;
+        if (context.caller.connect) return null;
         return readSecretValue(
           serviceDeps(context),
           callerOf(context),
@@ -422,7 +433,7 @@ for (const [kind, typeName] of Object.entries(kindTypeNames)) {
             },
           })
         : Promise.resolve(null),
-    credentialsRead.scope,
+    credentialsRead.anyScope,
   );
 }
 

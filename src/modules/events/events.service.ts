@@ -19,6 +19,9 @@ export type CredentialEventRecord = {
   workspaceId: string;
   environmentId: string;
   credentialId: string;
+  /** The credential's end user and provider when the event happened. */
+  externalUserId?: string | null;
+  providerKey?: string | null;
   type: string;
   status: string;
   reason: { code: string; message: string } | null;
@@ -52,6 +55,8 @@ type EventRow = {
   workspaceId: string;
   environmentId: string;
   credentialId: string;
+  externalUserId?: string | null;
+  providerKey?: string | null;
   type: string;
   status: string;
   reasonCode: string | null;
@@ -81,6 +86,8 @@ export function eventRecordOf(row: EventRow): CredentialEventRecord {
     workspaceId: row.workspaceId,
     environmentId: row.environmentId,
     credentialId: row.credentialId,
+    externalUserId: row.externalUserId ?? null,
+    providerKey: row.providerKey ?? null,
     type: row.type,
     status: row.status,
     reason: row.reasonCode ? { code: row.reasonCode, message: row.reasonMessage ?? "" } : null,

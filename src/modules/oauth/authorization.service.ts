@@ -2,7 +2,7 @@
 // from the callback or the completeAuthorization mutation.
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
-import type { ServiceDeps } from "../../context.js";
+import type { Caller as ContextCaller, ServiceDeps } from "../../context.js";
 import { NotFoundError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { fieldError } from "../../lib/validation.js";
@@ -31,7 +31,7 @@ import {
 } from "./token-client.js";
 
 type Deps = Omit<ServiceDeps, "refresher">;
-type Caller = { workspaceId: string; environmentId: string | null; actor: string };
+type Caller = Pick<ContextCaller, "workspaceId" | "environmentId" | "actor" | "connect">;
 
 export const stateLifetimeMs = 10 * 60_000;
 
@@ -204,7 +204,13 @@ export async function completeAuthorization(
    * started for a credential outside them answers exactly like an unknown state (nothing is
    * claimed, no token request). The callback route passes neither.
    */
-  options: { workspaceId?: string; environmentId?: string | null; actor: string },
+  options: {
+    workspaceId?: string;
+    environmentId?: string | null;
+    /** A connect session: only states of its own end user's credentials (and providers). */
+    connect?: ContextCaller["connect"];
+    actor: string;
+  },
 ): Promise<CompletedAuthorization> {
   const invalidState = () =>
     new CredentialProviderError(
@@ -214,10 +220,17 @@ export async function completeAuthorization(
   if (!parameters.state || parameters.state.length > 200) throw invalidState();
   const authorization = await deps.prisma.oAuthAuthorization.findUnique({
     where: { stateHash: hashState(parameters.state) },
-    include: { credential: { select: { environmentId: true } } },
+    include: {
+      credential: { select: { environmentId: true, externalUserId: true, providerKey: true } },
+    },
   });
+  const connect = options.connect;
   if (
     !authorization ||
+    (connect &&
+      (authorization.credential.externalUserId !== connect.externalUserId ||
+        (connect.providerKeys.length > 0 &&
+          !connect.providerKeys.includes(authorization.credential.providerKey ?? "")))) ||
     (options.workspaceId && authorization.workspaceId !== options.workspaceId) ||
     (options.environmentId && authorization.credential.environmentId !== options.environmentId)
   ) {

@@ -46,6 +46,8 @@ export type CredentialEventInput = {
   /** The connectors using the credential; read in the transaction when not given (give them
    * when the change itself detaches them, as a forced delete does). */
   dependents?: DependentConnector[];
+  /** The credential's end user and provider; read with the dependents when not given. */
+  owner?: { externalUserId: string | null; providerKey: string | null };
 };
 
 /** Serializes event writers per workspace until commit, so ids grow in commit order. */
@@ -62,17 +64,23 @@ export async function recordCredentialEvent(
   tx: Prisma.TransactionClient,
   event: CredentialEventInput,
 ): Promise<CredentialEventRecord> {
-  let { environmentId, dependents } = event;
-  if (environmentId === undefined || dependents === undefined) {
+  let { environmentId, dependents, owner } = event;
+  if (environmentId === undefined || dependents === undefined || owner === undefined) {
     const credential = await tx.credential.findUnique({
       where: { id: event.credentialId },
       select: {
         environmentId: true,
+        externalUserId: true,
+        providerKey: true,
         connectors: { select: { id: true, name: true }, orderBy: { id: "asc" } },
       },
     });
     environmentId ??= credential?.environmentId ?? "";
     dependents ??= credential?.connectors ?? [];
+    owner ??= {
+      externalUserId: credential?.externalUserId ?? null,
+      providerKey: credential?.providerKey ?? null,
+    };
   }
   await lockEventSequence(tx, event.workspaceId);
   const row = await tx.credentialEvent.create({
@@ -80,6 +88,8 @@ export async function recordCredentialEvent(
       workspaceId: event.workspaceId,
       environmentId,
       credentialId: event.credentialId,
+      externalUserId: owner.externalUserId,
+      providerKey: owner.providerKey,
       type: event.type,
       status: event.status,
       reasonCode: event.reason?.code ?? null,

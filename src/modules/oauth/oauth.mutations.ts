@@ -7,6 +7,7 @@ import {
   CredentialUnion,
   credentialGlobalId,
   credentialRawId,
+  credentialsWriteOrConnect,
   serviceDeps,
 } from "../credentials/credentials.types.js";
 import { completeAuthorization, startAuthorization } from "./authorization.service.js";
@@ -18,7 +19,7 @@ const AuthorizeCredentialSuccess = builder
   .implement({
     description:
       "Open authorizationUrl (e.g. in a popup); the provider redirects back to the callback.",
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     fields: (t) => ({
       authorizationUrl: t.exposeString("authorizationUrl"),
       state: t.exposeString("state"),
@@ -41,7 +42,7 @@ const AuthorizeCredentialInput = builder.inputType("AuthorizeCredentialInput", {
 builder.mutationField("authorizeCredential", (t) =>
   t.field({
     type: AuthorizeCredentialSuccess,
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     errors: {
       types: [...commonErrors, CredentialProviderError],
       union: { name: "AuthorizeCredentialPayload" },
@@ -70,7 +71,7 @@ const ReauthorizeCredentialInput = builder.inputType("ReauthorizeCredentialInput
 builder.mutationField("reauthorizeCredential", (t) =>
   t.field({
     type: AuthorizeCredentialSuccess,
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     description:
       "Runs the authorization again with the credential's scopes plus addScopes. Tokens for another account are refused (ACCOUNT_MISMATCH).",
     errors: {
@@ -103,7 +104,7 @@ const CompleteAuthorizationSuccess = builder
   .objectRef<{ credentialId: string; context: Context }>("CompleteAuthorizationSuccess")
   .implement({
     // The credential inside needs credentials:read on top (its own type rule).
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     fields: (t) => ({
       credentialId: t.id({
         description:
@@ -124,7 +125,7 @@ const CompleteAuthorizationSuccess = builder
 builder.mutationField("completeAuthorization", (t) =>
   t.field({
     type: CompleteAuthorizationSuccess,
-    authScopes: { scope: "credentials:write" },
+    authScopes: credentialsWriteOrConnect,
     description: "Completes an authorization, as GET /oauth/callback does.",
     errors: { types: [...commonErrors, CredentialProviderError] },
     args: { input: t.arg({ type: CompleteAuthorizationInput, required: true }) },
@@ -133,6 +134,7 @@ builder.mutationField("completeAuthorization", (t) =>
       const { credentialId } = await completeAuthorization(serviceDeps(context), input, {
         workspaceId: caller.workspaceId,
         environmentId: caller.environmentId,
+        connect: caller.connect,
         actor: caller.actor,
       });
       return { credentialId, context };

@@ -1,5 +1,5 @@
-// Re-checks the callers of running subscriptions: a revoked API key or an expired JWT ends its
-// streams within one interval. One query per interval per instance covers every stream, however
+// Re-checks the callers of running subscriptions: a revoked API key, an expired JWT or an
+// expired (or shortened) connect session ends its streams within one interval. One query per interval per instance covers every stream, however
 // many there are (the revoked keys among those in use).
 import type { Caller, Services } from "../../context.js";
 import type { EndReason } from "./stream.js";
@@ -21,6 +21,7 @@ export function callerWatchOf(services: Services): CallerWatch {
 }
 
 const liveKeysSql = `SELECT "id" FROM "ApiKey" WHERE "id" = ANY($1::text[]) AND "revokedAt" IS NULL`;
+const liveSessionsSql = `SELECT "id" FROM "ConnectSession" WHERE "id" = ANY($1::text[]) AND "expiresAt" > now()`;
 
 export class CallerWatch {
   private readonly streams = new Set<Watched>();
@@ -71,6 +72,7 @@ export class CallerWatch {
     try {
       const now = Date.now();
       const keyIds = new Set<string>();
+      const sessionIds = new Set<string>();
       for (const entry of this.streams) {
         const { caller } = entry;
         if (caller.expiresAt && caller.expiresAt.getTime() <= now) {
@@ -80,19 +82,39 @@ export class CallerWatch {
           );
         } else if (caller.apiKeyId) {
           keyIds.add(caller.apiKeyId);
+        } else if (caller.connect) {
+          sessionIds.add(caller.connect.sessionId);
         }
       }
-      if (keyIds.size === 0) return;
+      if (keyIds.size === 0 && sessionIds.size === 0) return;
       let live: Set<string>;
+      let liveSessions: Set<string>;
       try {
-        const rows = await this.services.db.query<{ id: string }>(liveKeysSql, [[...keyIds]]);
+        const rows =
+          keyIds.size > 0
+            ? await this.services.db.query<{ id: string }>(liveKeysSql, [[...keyIds]])
+            : [];
         live = new Set(rows.map((row) => row.id));
+        // A session's expiry is read again: one shortened in the database ends its streams too.
+        const sessions =
+          sessionIds.size > 0
+            ? await this.services.db.query<{ id: string }>(liveSessionsSql, [[...sessionIds]])
+            : [];
+        liveSessions = new Set(sessions.map((row) => row.id));
       } catch (error) {
         // The database is away: keep the streams, check again next time.
         this.services.logger.warn("could not re-check subscription callers", { error });
         return;
       }
       for (const entry of [...this.streams]) {
+        const sessionId = entry.caller.connect?.sessionId;
+        if (sessionId && sessionIds.has(sessionId) && !liveSessions.has(sessionId)) {
+          entry.end(
+            "CREDENTIALS_EXPIRED",
+            "The connect session of this subscription expired; resubscribe with a fresh token and after.",
+          );
+          continue;
+        }
         const keyId = entry.caller.apiKeyId;
         if (keyId && !live.has(keyId)) {
           entry.end(

@@ -3,7 +3,7 @@
 // environment limit and the subscriber's own filter; `after` replays the stored events first.
 import { GraphQLError } from "graphql";
 import { builder } from "../../builder.js";
-import { type Caller, type Context, callerOf } from "../../context.js";
+import { type Caller, type Context, callerOf, eventScope, eventVisibleTo } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { tryDecodeId } from "../common/ids.js";
 import {
@@ -55,12 +55,12 @@ type Selection = {
   after: bigint | undefined;
 };
 
-/** What an environment-limited caller may see, on top of the workspace (the channel). */
+/**
+ * What the caller may see, on top of the workspace (the channel): its environment when limited
+ * to one, and a connect session's end user and providers.
+ */
 function visibleTo(caller: Caller, event: CredentialEventRecord): boolean {
-  return (
-    event.workspaceId === caller.workspaceId &&
-    (caller.environmentId === null || event.environmentId === caller.environmentId)
-  );
+  return eventVisibleTo(caller, event);
 }
 
 type ServerContext = {
@@ -76,11 +76,7 @@ function eventStream(context: Context, selection: Selection) {
   let unwatch = () => {};
   let unrecover = () => {};
   const where: Prisma.CredentialEventWhereInput = {
-    AND: [
-      { workspaceId: caller.workspaceId },
-      caller.environmentId ? { environmentId: caller.environmentId } : {},
-      selection.where,
-    ],
+    AND: [eventScope(caller), selection.where],
   };
   const transport = context as unknown as ServerContext;
   const stream = createEventStream<CredentialEventRecord>({
@@ -170,8 +166,8 @@ builder.subscriptionField("credentialEvents", (t) =>
   t.field({
     type: CredentialEventRef,
     description:
-      "Credential events of the caller's workspace (and environment, for a limited key) as they commit. Scope credentials:read.",
-    authScopes: { scope: "credentials:read" },
+      "Credential events of the caller's workspace (and environment, for a limited key; and end user, for a connect session) as they commit. Scope credentials:read.",
+    authScopes: { anyScope: ["credentials:read", "connect"] },
     args: { filter: t.arg({ type: CredentialEventsFilter, required: false }) },
     subscribe: (_root, { filter }, context) => {
       const after = afterSequence(filter?.after);
