@@ -20,8 +20,7 @@ import {
   saveScreenshot,
 } from "../helpers/browser.js";
 import { CredentialQuery, RotateCredentialMutation } from "../helpers/credential-documents.js";
-import { environmentIds } from "../helpers/credentials.js";
-import { CreateApiKeyMutation } from "../helpers/documents.js";
+import { createCredential, environmentIds } from "../helpers/credentials.js";
 import { type OidcServer, startOidcServer } from "../helpers/oidc-server.js";
 
 const exampleDir = path.resolve(import.meta.dirname, "../../examples/credential-screen");
@@ -29,6 +28,20 @@ const clientSecret = `canary-client-secret-${randomBytes(6).toString("hex")}`;
 const shots: string[] = [];
 // The page changes on its own (events arrive over the WebSocket): wait for what the user sees.
 const until = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 20_000 });
+
+const CreateConnectSessionMutation = graphql(`
+  mutation ScreenTestConnectSession($input: CreateConnectSessionInput!) {
+    createConnectSession(input: $input) {
+      __typename
+      ... on CreateConnectSessionSuccess {
+        token
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
 
 const CredentialsByNameQuery = graphql(`
   query ScreenTestCredentials($filter: CredentialFilter) {
@@ -38,6 +51,7 @@ const CredentialsByNameQuery = graphql(`
           id
           name
           status
+          externalUserId
         }
       }
     }
@@ -135,14 +149,26 @@ describe("the reference credential screen", () => {
       keyportServer.listen(Number(new URL(keyportUrl).port), "127.0.0.1", resolve);
     });
 
+    // The app's backend: a connect session for one end user. Another user's credential exists
+    // in the same environment; the screen must never show it.
     const environmentId = (await environmentIds(app)).development;
+    await createCredential(app, {
+      name: "Someone else's",
+      externalUserId: "user-7",
+      environmentId,
+      bearer: { token: `canary-other-user-token-${randomBytes(6).toString("hex")}` },
+      verify: false,
+    });
     const created = dataOf(
-      await app.execute(CreateApiKeyMutation, {
-        input: { name: "screen", scopes: ["credentials:read", "credentials:write"], environmentId },
+      await app.execute(CreateConnectSessionMutation, {
+        input: { environmentId, externalUserId: "user-42", ttlSeconds: 600 },
       }),
-    ).createApiKey;
-    if (created.__typename !== "CreateApiKeySuccess") throw new Error(JSON.stringify(created));
-    token = created.key;
+    ).createConnectSession;
+    if (created.__typename !== "CreateConnectSessionSuccess") {
+      throw new Error(JSON.stringify(created));
+    }
+    token = created.token;
+    expect(token).toMatch(/^kpcs_/);
 
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -168,7 +194,9 @@ describe("the reference credential screen", () => {
   it("opens with the connect token from the URL fragment, keeps it out of storage and the address bar, and goes live", async () => {
     await page.goto(`${appOrigin}/#token=${encodeURIComponent(token)}&keyport=${keyportUrl}`);
     await until(() => page.getByTestId("live").textContent()).toBe("Live");
+    // Only the session's end user's credentials: none yet.
     await until(() => page.getByTestId("empty").isVisible()).toBe(true);
+    expect(await page.getByTestId("viewer").textContent()).toContain("user-42");
     expect(page.url()).toBe(`${appOrigin}/`);
     const stored = await page.evaluate(() =>
       JSON.stringify([{ ...localStorage }, { ...sessionStorage }, document.cookie]),
@@ -230,6 +258,8 @@ describe("the reference credential screen", () => {
     const [listed] = dataOf(
       await app.execute(CredentialsByNameQuery, { filter: { search: "Calendar" } }),
     ).credentials.edges;
+    // Created through the connect token: it belongs to the session's end user.
+    expect(listed?.node.externalUserId).toBe("user-42");
     const id = listed?.node.id ?? "";
     const stored = dataOf(await app.execute(CredentialQuery, { id })).credential;
     if (stored?.__typename !== "OAuth2Credential")
@@ -274,6 +304,7 @@ describe("the reference credential screen", () => {
     const html = await page.content();
     expect(html).not.toContain(clientSecret);
     expect(html).not.toContain(refreshToken);
+    expect(html).not.toContain("Someone else's");
     requests.assertLoopbackOnly();
   });
 });

@@ -180,11 +180,7 @@ function Screen({ session, onSignOut }: { session: Session; onSignOut: () => voi
           Forget token
         </button>
       </header>
-      {viewer && (
-        <p className="viewer" data-testid="viewer">
-          Signed in as <code>{viewer.subject ?? "unknown"}</code> with {viewer.scopes.join(", ")}
-        </p>
-      )}
+      {viewer && <ViewerLine viewer={viewer} />}
       {notice && (
         <p
           className={`notice ${notice.tone}`}
@@ -220,6 +216,24 @@ function Screen({ session, onSignOut }: { session: Session; onSignOut: () => voi
         </section>
       )}
     </main>
+  );
+}
+
+function ViewerLine({ viewer }: { viewer: ScreenViewerQuery["viewer"] }) {
+  const session = viewer.connectSession;
+  if (!session) {
+    return (
+      <p className="viewer" data-testid="viewer">
+        Signed in as <code>{viewer.subject ?? "unknown"}</code> with {viewer.scopes.join(", ")}
+      </p>
+    );
+  }
+  return (
+    <p className="viewer" data-testid="viewer">
+      Accounts of <code>{session.externalUserId}</code> in {session.environment.slug}
+      {session.providerKeys.length > 0 && <> for {session.providerKeys.join(", ")}</>}; this session
+      ends at {new Date(session.expiresAt).toLocaleTimeString()}.
+    </p>
   );
 }
 

@@ -28,6 +28,15 @@ export const ViewerQuery = graphql(`
     viewer {
       subject
       scopes
+      # What a connect token is limited to; null for API keys.
+      connectSession {
+        externalUserId
+        providerKeys
+        expiresAt
+        environment {
+          slug
+        }
+      }
     }
   }
 `);
