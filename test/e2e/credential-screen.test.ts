@@ -307,4 +307,27 @@ describe("the reference credential screen", () => {
     expect(html).not.toContain("Someone else's");
     requests.assertLoopbackOnly();
   });
+
+  it("reports `denied` when the user refuses at the provider", async () => {
+    const popupOpened = page.waitForEvent("popup");
+    await row("Calendar").getByRole("button", { name: "Reconnect" }).click();
+    const popup = await popupOpened;
+    const popupClosed = popup.waitForEvent("close");
+    await popup.locator("form[name=abort] button").click();
+    // keyport's error page stays open by itself; the helper closes it after reading the outcome.
+    await popupClosed;
+    await until(() => page.getByTestId("notice").getAttribute("data-reason")).toBe("denied");
+    expect(await row("Calendar").getByTestId("status").textContent()).toBe("INVALID");
+    await shot(page, "09-denied");
+  });
+
+  it("reports `blocked` when the browser does not open the popup", async () => {
+    // What a popup blocker does: window.open returns null.
+    await page.evaluate(() => {
+      window.open = () => null;
+    });
+    await row("Calendar").getByRole("button", { name: "Reconnect" }).click();
+    await until(() => page.getByTestId("notice").getAttribute("data-reason")).toBe("blocked");
+    await shot(page, "10-blocked");
+  });
 });
