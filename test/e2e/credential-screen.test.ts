@@ -206,7 +206,7 @@ describe("the reference credential screen", () => {
   });
 
   it("adds an OAuth 2.0 credential through the form", async () => {
-    await page.getByLabel("Kind").selectOption("OAUTH2");
+    await page.getByLabel("Account type").selectOption("OAUTH2");
     await page.getByLabel("Name", { exact: true }).fill("Calendar");
     await page.getByLabel("Issuer").fill(oidc.issuer);
     await page.getByLabel("Client ID").fill("screen");

@@ -20,7 +20,7 @@ import {
   fieldKey,
   kindForms,
 } from "./forms.js";
-import type { CredentialKind, ScreenCredentialFragment, ScreenViewerQuery } from "./gql/graphql.js";
+import type { ScreenCredentialFragment, ScreenViewerQuery } from "./gql/graphql.js";
 import { authorizeInPopup, OAuthPopupError } from "./oauth-popup.js";
 import { defaultKeyportUrl, type Session, takeSessionFromFragment } from "./session.js";
 
@@ -297,6 +297,10 @@ function CredentialList(props: {
   );
 }
 
+/** A form's id in the picker: its kind, or provider and kind for a provider's form. */
+const formId = (form: FormSpec) =>
+  form.providerKey ? `${form.providerKey}/${form.kind}` : form.kind;
+
 function CreateForm(props: {
   client: KeyportClient;
   onCreated: (credential: Credential) => void;
@@ -304,8 +308,8 @@ function CreateForm(props: {
   forms?: FormSpec[];
 }) {
   const forms = props.forms ?? Object.values(kindForms);
-  const [kind, setKind] = useState<CredentialKind>(forms[0]?.kind ?? "OAUTH2");
-  const form = forms.find((f) => f.kind === kind) ?? kindForms[kind];
+  const [selected, setSelected] = useState(formId(forms[0] ?? kindForms.OAUTH2));
+  const form = forms.find((f) => formId(f) === selected) ?? forms[0] ?? kindForms.OAUTH2;
   const [name, setName] = useState("");
   const [values, setValues] = useState<FormValues>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -363,18 +367,18 @@ function CreateForm(props: {
       <h2>Add an account</h2>
       <form className="create" onSubmit={submit} data-testid="create-form">
         <label>
-          Kind
+          Account type
           <select
             name="kind"
-            value={kind}
+            value={selected}
             onChange={(event) => {
-              setKind(event.target.value as CredentialKind);
+              setSelected(event.target.value);
               setValues({});
               setErrors({});
             }}
           >
             {forms.map((f) => (
-              <option key={f.kind} value={f.kind}>
+              <option key={formId(f)} value={formId(f)}>
                 {f.title}
               </option>
             ))}
@@ -443,6 +447,7 @@ function Field(props: {
         type={spec.type === "secret" ? "password" : spec.type === "number" ? "number" : "text"}
         autoComplete="off"
         required={spec.required}
+        placeholder={spec.example}
         value={props.value}
         onChange={(e) => props.onChange(e.target.value)}
       />

@@ -15,6 +15,10 @@ export type FieldSpec = {
   help?: string;
   /** For `select`. */
   options?: string[];
+  /** A regular expression the whole value must match. */
+  pattern?: string;
+  /** A placeholder. */
+  example?: string;
 };
 
 export type FormSpec = {
@@ -22,6 +26,8 @@ export type FormSpec = {
   kind: CredentialKind;
   title: string;
   fields: FieldSpec[];
+  /** Set on forms built from a provider: sent as createCredential's providerKey. */
+  providerKey?: string;
 };
 
 // The kind's own input object in CreateCredentialInput.
@@ -97,6 +103,52 @@ export const kindForms: Record<CredentialKind, FormSpec> = {
   },
 };
 
+/** A field of a provider catalog's form (`provider(key) { fields(authKind) { ... } }`). */
+export type ProviderFieldLike = {
+  name: string;
+  label: string;
+  /** text, password, email, url or number. */
+  type: string;
+  required: boolean;
+  secret: boolean;
+  description?: string | null;
+  example?: string | null;
+  pattern?: string | null;
+  /** CREDENTIAL_INPUT (the kind's input block) or CONNECTION_CONFIG. */
+  location: "CREDENTIAL_INPUT" | "CONNECTION_CONFIG";
+};
+
+/** A form for one provider and auth kind, from its catalog fields: replaces kindForms[kind]. */
+export function providerForm(
+  provider: { key: string; name: string },
+  kind: CredentialKind,
+  fields: ProviderFieldLike[],
+): FormSpec {
+  return {
+    kind,
+    providerKey: provider.key,
+    title: `${provider.name} (${kindForms[kind].title})`,
+    fields: fields.map((f) => ({
+      path:
+        f.location === "CONNECTION_CONFIG"
+          ? ["connectionConfig", f.name]
+          : [inputKey[kind], f.name],
+      label: f.label,
+      type: f.secret
+        ? "secret"
+        : f.type === "number"
+          ? "number"
+          : f.type === "url"
+            ? "url"
+            : "text",
+      required: f.required,
+      ...(f.description ? { help: f.description } : {}),
+      ...(f.example ? { example: f.example } : {}),
+      ...(f.pattern ? { pattern: f.pattern } : {}),
+    })),
+  };
+}
+
 export type FormValues = Record<string, string>;
 
 /** The form's key for a field (its path, dotted). */
@@ -138,12 +190,20 @@ export function buildCreateInput(
   values: FormValues,
   extra: Partial<CreateCredentialInput> = {},
 ): CreateCredentialInput {
-  const input: Record<string, unknown> = { ...extra, name, [inputKey[form.kind]]: {} };
+  const input: Record<string, unknown> = {
+    ...extra,
+    name,
+    ...(form.providerKey ? { providerKey: form.providerKey } : {}),
+    [inputKey[form.kind]]: {},
+  };
   for (const spec of form.fields) {
     const raw = values[fieldKey(spec)]?.trim() ?? "";
     if (!raw) {
       if (spec.required) throw new FormValueError(fieldKey(spec), `${spec.label} is required.`);
       continue;
+    }
+    if (spec.pattern && !new RegExp(`^(?:${spec.pattern})$`, "u").test(raw)) {
+      throw new FormValueError(fieldKey(spec), `${spec.label} does not have the expected form.`);
     }
     let target = input;
     for (const segment of spec.path.slice(0, -1)) {
