@@ -5,6 +5,8 @@ import { defineConfig } from "vite";
 export default defineConfig({
   root: import.meta.dirname,
   plugins: [react()],
+  // Vite's dependency cache stays with the example (git-ignored).
+  cacheDir: "node_modules/.vite",
   server: { host: "127.0.0.1", port: 5173, strictPort: true },
   preview: { host: "127.0.0.1", port: 4173, strictPort: true },
   build: { outDir: "dist", emptyOutDir: true },
