@@ -285,7 +285,9 @@ describe("createConnectSession", () => {
 });
 
 const readDoc = `query ($id: ID!) {
-  credential(id: $id) { ... on CredentialBase { id externalUserId status } }
+  credential(id: $id) {
+    ... on CredentialBase { id externalUserId status history { edges { node { type status } } } }
+  }
   node(id: $id) { id }
 }`;
 const secretsDoc = `query ($id: ID!) {
@@ -409,6 +411,7 @@ describe.each([
       const result = data(await run(readDoc, { id }, token));
       expect(result.credential.id).toBe(id);
       expect(result.credential.externalUserId).toBe("user-a");
+      expect(Array.isArray(result.credential.history.edges)).toBe(true);
       expect(result.node.id).toBe(id);
     }
     const missing = JSON.stringify(await run(readDoc, { id: missingId }, token));
@@ -638,6 +641,7 @@ describe("credentialEvents through a session", () => {
     expect(JSON.stringify(replay.data.map((d: Data) => d.credentialEvents.id))).toBe(
       JSON.stringify(expected),
     );
+    sessionResponses.push(JSON.stringify(replay.results));
     await replay.dispose();
     // Expiry: move the row's expiresAt into the past; the stream ends within an interval.
     await app.database.query(
@@ -645,6 +649,7 @@ describe("credentialEvents through a session", () => {
     );
     await sub.waitFor(2);
     expect(JSON.stringify(sub.results.at(-1))).toContain("CREDENTIALS_EXPIRED");
+    sessionResponses.push(JSON.stringify(sub.results));
     await sub.dispose();
   });
 
