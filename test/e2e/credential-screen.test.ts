@@ -330,4 +330,26 @@ describe("the reference credential screen", () => {
     await until(() => page.getByTestId("notice").getAttribute("data-reason")).toBe("blocked");
     await shot(page, "10-blocked");
   });
+
+  it("adds an API key through its own form, never shows it again, and removes it", async () => {
+    const secret = `canary-api-key-${randomBytes(8).toString("hex")}`;
+    await page.getByLabel("Account type").selectOption("BEARER");
+    await page.getByLabel("Name", { exact: true }).fill("Issue tracker");
+    const tokenInput = page.locator('[name="bearer.token"]');
+    await tokenInput.fill(secret);
+    await page.getByLabel("Header name").fill("X-Api-Key");
+    await page.getByLabel("Scheme").fill("Token");
+    await page.getByRole("button", { name: "Add" }).click();
+    await until(() => row("Issue tracker").getByTestId("status").textContent()).toBe("ACTIVE");
+    expect(await tokenInput.inputValue()).toBe("");
+    expect(await page.content()).not.toContain(secret);
+    await shot(page, "11-api-key-added");
+
+    await row("Issue tracker").getByRole("button", { name: "Remove" }).click();
+    await until(() => row("Issue tracker").count()).toBe(0);
+    const remaining = dataOf(
+      await app.execute(CredentialsByNameQuery, { filter: { search: "Issue tracker" } }),
+    ).credentials.edges;
+    expect(remaining).toEqual([]);
+  });
 });
