@@ -1,0 +1,138 @@
+// A Pothos plugin that appends to every output field's description the access it needs, read
+// from the same authScopes that enforce it (the field's own rule and its parent type's), so the
+// documentation cannot drift from the rules. Rules given as functions cannot be read: such a field
+// or type states its rule in `extensions: { scopeNote: "..." }`, and the build fails without one.
+import SchemaBuilder, { BasePlugin, type SchemaTypes } from "@pothos/core";
+
+declare global {
+  export namespace PothosSchemaTypes {
+    export interface Plugins<Types extends SchemaTypes> {
+      scopeDocs: ScopeDocsPlugin<Types>;
+    }
+  }
+}
+
+const code = (scope: unknown) => `\`${String(scope)}\``;
+
+/** The phrase for one rule entry (`scope: "credentials:read"` → "scope `credentials:read`"). */
+function entryPhrase(key: string, value: unknown): string {
+  switch (key) {
+    case "authenticated":
+      return "an authenticated caller";
+    case "scope":
+      return `scope ${code(value)}`;
+    case "anyScope":
+      return `scope ${(value as readonly unknown[]).map(code).join(" or ")}`;
+    case "unrestricted":
+      return "a key not limited to one environment";
+    case "inWorkspace":
+      return "a caller of the object's workspace";
+    case "$all":
+      return mapPhrase(value as Record<string, unknown>, " and ");
+    case "$any":
+      return mapPhrase(value as Record<string, unknown>, " or ");
+    case "$granted":
+      return `the granted scope ${code(value)}`;
+    default:
+      throw new Error(`scope-docs: no wording for the auth scope "${key}"`);
+  }
+}
+
+/** A rule map; top-level entries are alternatives (scope-auth's default strategy is "any"). */
+function mapPhrase(map: Record<string, unknown>, joiner: string): string {
+  return Object.entries(map)
+    .filter(([, value]) => value !== false && value !== undefined)
+    .map(([key, value]) => entryPhrase(key, value))
+    .join(joiner);
+}
+
+/** "Requires …" for a static rule, or null for a rule that only needs a caller. */
+function requirement(rule: Record<string, unknown>): string | null {
+  const keys = Object.keys(rule);
+  if (keys.length === 1 && keys[0] === "authenticated" && rule.authenticated === true) return null;
+  return mapPhrase(rule, " or ");
+}
+
+type Owner = { name: string; rule: unknown; note: unknown };
+
+function ruleText(owner: Owner): { needs: string | null } | { note: string } {
+  if (typeof owner.note === "string") return { note: owner.note };
+  if (typeof owner.rule === "function") {
+    throw new Error(
+      `scope-docs: ${owner.name} has an auth rule given as a function; describe it in extensions.scopeNote`,
+    );
+  }
+  return { needs: requirement(owner.rule as Record<string, unknown>) };
+}
+
+/** The access sentence for a field, from its own rule and its parent type's. */
+export function accessSentence(
+  typeOwner: Owner | null,
+  fieldOwner: Owner | null,
+  nullWhenUnauthorized: boolean,
+): string {
+  const type = typeOwner?.rule || typeOwner?.note ? ruleText(typeOwner) : null;
+  const field = fieldOwner?.rule || fieldOwner?.note ? ruleText(fieldOwner) : null;
+  if (field && "note" in field) return field.note;
+  if (type && "note" in type && !field) return type.note;
+  const typeNeeds = type && "needs" in type ? type.needs : null;
+  const fieldNeeds = field?.needs ?? null;
+  const typePart = type && "note" in type ? type.note : null;
+  if (nullWhenUnauthorized && fieldNeeds) {
+    const base = typePart ?? (typeNeeds ? `Requires ${typeNeeds}.` : "Any authenticated caller.");
+    return `${base} The value also requires ${fieldNeeds}; it is null without it.`;
+  }
+  const parts = [typeNeeds, fieldNeeds].filter(
+    (part, index, all): part is string => part !== null && all.indexOf(part) === index,
+  );
+  if (typePart) return parts.length > 0 ? `${typePart} Also requires ${parts.join(" and ")}.` : typePart;
+  if (parts.length > 0) return `Requires ${parts.join(" and ")}.`;
+  if (type || field) return "Any authenticated caller.";
+  return "Open to any caller, authenticated or not.";
+}
+
+const joinDescription = (description: string | undefined, sentence: string) =>
+  description ? `${description.trimEnd()}\n\n${sentence}` : sentence;
+
+export class ScopeDocsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  override onOutputFieldConfig(
+    fieldConfig: Parameters<BasePlugin<Types>["onOutputFieldConfig"]>[0],
+  ): ReturnType<BasePlugin<Types>["onOutputFieldConfig"]> {
+    const typeConfig = this.buildCache.getTypeConfig(fieldConfig.parentType);
+    const typeOptions = typeConfig.pothosOptions as { authScopes?: unknown };
+    const isRoot =
+      typeConfig.kind === "Query" ||
+      typeConfig.kind === "Mutation" ||
+      typeConfig.kind === "Subscription";
+    const fieldOptions = fieldConfig.pothosOptions as {
+      authScopes?: unknown;
+      unauthorizedResolver?: unknown;
+    };
+    const interfaceWithoutRule =
+      typeConfig.kind === "Interface" && !typeOptions.authScopes && !typeConfig.extensions?.scopeNote;
+    const typeOwner: Owner | null = isRoot
+      ? null
+      : {
+          name: typeConfig.name,
+          rule: typeOptions.authScopes,
+          note: interfaceWithoutRule
+            ? "Access as for the object implementing this interface; see that type."
+            : typeConfig.extensions?.scopeNote,
+        };
+    const fieldOwner: Owner = {
+      name: `${typeConfig.name}.${fieldConfig.name}`,
+      rule: fieldOptions.authScopes,
+      note: fieldConfig.extensions?.scopeNote,
+    };
+    const sentence = accessSentence(
+      typeOwner,
+      fieldOwner,
+      typeof fieldOptions.unauthorizedResolver === "function",
+    );
+    return { ...fieldConfig, description: joinDescription(fieldConfig.description ?? undefined, sentence) };
+  }
+}
+
+const pluginName = "scopeDocs";
+SchemaBuilder.registerPlugin(pluginName, ScopeDocsPlugin);
+export default pluginName;
