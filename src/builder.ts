@@ -61,11 +61,16 @@ function scopeMessage(scopes: readonly string[]): string {
     : `Not allowed. Requires one of the scopes ${scopes.join(", ")}.`;
 }
 
+/** FORBIDDEN for a caller lacking the given scopes (any one of them would do). */
+export function missingScope(scopes: readonly string[]): GraphQLError {
+  return forbidden(scopeMessage(scopes), scopes);
+}
+
 /** UNAUTHENTICATED without a caller, FORBIDDEN (naming the missing scopes) for a caller lacking one. */
 function unauthorized(context: Context, failure?: AuthFailure): GraphQLError {
   if (context.caller) {
     const scopes = missingScopes(failure);
-    return scopes.length > 0 ? forbidden(scopeMessage(scopes), scopes) : forbidden();
+    return scopes.length > 0 ? missingScope(scopes) : forbidden();
   }
   return new GraphQLError(
     context.authFailure ?? "Authentication required: send Authorization: Bearer <API key or JWT>.",
@@ -206,6 +211,14 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType("DateTime", DateTimeResolver);
-builder.addScalarType("URL", URLResolver);
-builder.addScalarType("JSON", JSONResolver);
+builder.addScalarType("DateTime", DateTimeResolver, {
+  description:
+    "A point in time as an ISO 8601 / RFC 3339 string. Output is always UTC with milliseconds (`2026-01-31T12:00:00.000Z`); input must carry an offset.",
+});
+builder.addScalarType("URL", URLResolver, {
+  description: "An absolute URL as a string (`https://example.com/path`).",
+});
+builder.addScalarType("JSON", JSONResolver, {
+  description:
+    "Any JSON value (object, array, string, number, boolean or null), given inline; where a field expects a particular shape, its description says so.",
+});
