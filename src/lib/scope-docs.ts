@@ -70,6 +70,7 @@ export function accessSentence(
   typeOwner: Owner | null,
   fieldOwner: Owner | null,
   nullWhenUnauthorized: boolean,
+  isList = false,
 ): string {
   const type = typeOwner?.rule || typeOwner?.note ? ruleText(typeOwner) : null;
   const field = fieldOwner?.rule || fieldOwner?.note ? ruleText(fieldOwner) : null;
@@ -80,12 +81,13 @@ export function accessSentence(
   const typePart = type && "note" in type ? type.note : null;
   if (nullWhenUnauthorized && fieldNeeds) {
     const base = typePart ?? (typeNeeds ? `Requires ${typeNeeds}.` : "Any authenticated caller.");
-    return `${base} The value also requires ${fieldNeeds}; it is null without it.`;
+    return `${base} The value also requires ${fieldNeeds}; without it, it is ${isList ? "an empty list" : "null"}.`;
   }
   const parts = [typeNeeds, fieldNeeds].filter(
     (part, index, all): part is string => part !== null && all.indexOf(part) === index,
   );
-  if (typePart) return parts.length > 0 ? `${typePart} Also requires ${parts.join(" and ")}.` : typePart;
+  if (typePart)
+    return parts.length > 0 ? `${typePart} Also requires ${parts.join(" and ")}.` : typePart;
   if (parts.length > 0) return `Requires ${parts.join(" and ")}.`;
   if (type || field) return "Any authenticated caller.";
   return "Open to any caller, authenticated or not.";
@@ -109,7 +111,9 @@ export class ScopeDocsPlugin<Types extends SchemaTypes> extends BasePlugin<Types
       unauthorizedResolver?: unknown;
     };
     const interfaceWithoutRule =
-      typeConfig.kind === "Interface" && !typeOptions.authScopes && !typeConfig.extensions?.scopeNote;
+      typeConfig.kind === "Interface" &&
+      !typeOptions.authScopes &&
+      !typeConfig.extensions?.scopeNote;
     const typeOwner: Owner | null = isRoot
       ? null
       : {
@@ -128,8 +132,12 @@ export class ScopeDocsPlugin<Types extends SchemaTypes> extends BasePlugin<Types
       typeOwner,
       fieldOwner,
       typeof fieldOptions.unauthorizedResolver === "function",
+      fieldConfig.type.kind === "List",
     );
-    return { ...fieldConfig, description: joinDescription(fieldConfig.description ?? undefined, sentence) };
+    return {
+      ...fieldConfig,
+      description: joinDescription(fieldConfig.description ?? undefined, sentence),
+    };
   }
 }
 

@@ -14,9 +14,7 @@ import { describe, expect, it } from "vitest";
 import { accessSentence } from "../../src/lib/scope-docs.js";
 import { schema } from "../../src/schema/index.js";
 
-const printed = buildSchema(
-  readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"),
-);
+const printed = buildSchema(readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"));
 
 /** The access sentences the schema appends to every output field's description. */
 const accessPattern =
@@ -95,9 +93,7 @@ describe("schema documentation", () => {
       (type) => isUnionType(type) || isInterfaceType(type) || isScalarType(type),
     );
     expect(kinds.length).toBeGreaterThan(0);
-    expect(kinds.filter((type) => !present(type.description)).map((type) => type.name)).toEqual(
-      [],
-    );
+    expect(kinds.filter((type) => !present(type.description)).map((type) => type.name)).toEqual([]);
   });
 
   it("derives the access sentence from the auth rules", () => {
@@ -106,21 +102,19 @@ describe("schema documentation", () => {
       if (!isObjectType(object)) throw new Error(`${type} is not an object type`);
       return object.getFields()[name]?.description?.split("\n\n").at(-1);
     };
-    expect(field("Mutation", "acquireCredentialHeaders")).toBe(
-      "Requires scope `credentials:use`.",
-    );
+    expect(field("Mutation", "acquireCredentialHeaders")).toBe("Requires scope `credentials:use`.");
     expect(field("Mutation", "createCredential")).toBe("Requires scope `credentials:write`.");
     expect(field("Query", "viewer")).toBe("Any authenticated caller.");
     expect(field("Secret", "value")).toBe(
-      "Requires scope `credentials:read`. The value also requires scope `credentials:use`; it is null without it.",
+      "Requires scope `credentials:read`. The value also requires scope `credentials:use`; without it, it is null.",
     );
     expect(field("ApiKey", "name")).toBe("Requires scope `admin`.");
   });
 
   it("words rules and refuses function rules without a note", () => {
-    expect(accessSentence(null, { name: "f", rule: { scope: "admin" }, note: undefined }, false)).toBe(
-      "Requires scope `admin`.",
-    );
+    expect(
+      accessSentence(null, { name: "f", rule: { scope: "admin" }, note: undefined }, false),
+    ).toBe("Requires scope `admin`.");
     expect(
       accessSentence(
         null,
@@ -138,8 +132,8 @@ describe("schema documentation", () => {
     expect(() =>
       accessSentence({ name: "T", rule: () => true, note: undefined }, null, false),
     ).toThrow(/scopeNote/);
-    expect(accessSentence({ name: "T", rule: () => true, note: "Only its owner." }, null, false)).toBe(
-      "Only its owner.",
-    );
+    expect(
+      accessSentence({ name: "T", rule: () => true, note: "Only its owner." }, null, false),
+    ).toBe("Only its owner.");
   });
 });
