@@ -32,7 +32,8 @@ builder.queryField("node", (t) =>
       const decoded = tryDecodeId(String(id));
       const loader = decoded && loaders.get(decoded.typename);
       if (!decoded || !loader) return null;
-      if (loader.scope && !context.caller?.scopes.has(loader.scope)) throw missingScope([loader.scope]);
+      if (loader.scope && !context.caller?.scopes.has(loader.scope))
+        throw missingScope([loader.scope]);
       const node = await loader.load(decoded.id, context);
       if (node) brandWithType(node, decoded.typename as never);
       return node as never;

@@ -306,7 +306,8 @@ export const CredentialBaseRef = builder.prismaInterface("Credential", {
       type: "DateTime",
     }),
     lastUsedAt: t.expose("lastUsedAt", {
-      description: "When auth material was last acquired from it (updated at most once a minute); null if never.",
+      description:
+        "When auth material was last acquired from it (updated at most once a minute); null if never.",
       type: "DateTime",
       nullable: true,
     }),

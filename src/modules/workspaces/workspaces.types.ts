@@ -71,12 +71,20 @@ registerNodeLoader(
 export type Viewer = { subject: string | null; scopes: string[]; workspaceId: string };
 
 export const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
-  description: "The authenticated caller.",
+  description:
+    "The authenticated caller (an API key or a JWT): who it is, what it may do and where.",
   authScopes: { authenticated: true },
   fields: (t) => ({
-    subject: t.exposeString("subject", { nullable: true }),
-    scopes: t.exposeStringList("scopes"),
+    subject: t.exposeString("subject", {
+      description:
+        "For a JWT, its `sub` claim; for an API key, `apiKey:<key id>`. The identity audit entries record.",
+      nullable: true,
+    }),
+    scopes: t.exposeStringList("scopes", {
+      description: "The scopes this caller holds (`admin` implies the non-platform scopes).",
+    }),
     workspace: t.prismaField({
+      description: "The caller's workspace.",
       type: "Workspace",
       resolve: (query, viewer, _args, { prisma }) =>
         prisma.workspace.findUniqueOrThrow({ ...query, where: { id: viewer.workspaceId } }),
