@@ -134,10 +134,50 @@ export class ScopeDocsPlugin<Types extends SchemaTypes> extends BasePlugin<Types
       typeof fieldOptions.unauthorizedResolver === "function",
       fieldConfig.type.kind === "List",
     );
+    const returned = this.returnedRule(fieldConfig.type);
+    const known = [typeOwner?.rule, fieldOptions.authScopes]
+      .filter((rule) => rule && typeof rule !== "function")
+      .map((rule) => requirement(rule as Record<string, unknown>));
+    // Already said when any scope the returned type accepts is among those the field requires.
+    const scopesOf = (phrase: string) => phrase.match(/`[^`]+`/g) ?? [];
+    const implied =
+      returned && scopesOf(returned.needs).some((scope) => known.join(" ").includes(scope));
+    const extra =
+      returned && !implied ? ` The returned ${returned.name} also requires ${returned.needs}.` : "";
     return {
       ...fieldConfig,
-      description: joinDescription(fieldConfig.description ?? undefined, sentence),
+      description: joinDescription(fieldConfig.description ?? undefined, `${sentence}${extra}`),
     };
+  }
+
+  /**
+   * The static scope rule of the object a field returns (for a union, the rule all its members
+   * share), when it asks for more than a caller: type rules apply to returned objects too.
+   */
+  private returnedRule(
+    type: Parameters<BasePlugin<Types>["onOutputFieldConfig"]>[0]["type"],
+  ): { name: string; needs: string } | null {
+    let named = type;
+    while (named.kind === "List") named = named.type;
+    const ref = named.ref;
+    const config = this.buildCache.getTypeConfig(ref as never);
+    const ruleOf = (options: unknown) => (options as { authScopes?: unknown }).authScopes;
+    let rules: unknown[];
+    if (config.kind === "Object" || config.kind === "Interface") {
+      rules = [ruleOf(config.pothosOptions)];
+    } else if (config.kind === "Union") {
+      rules = config.types.map((member) =>
+        ruleOf(this.buildCache.getTypeConfig(member).pothosOptions),
+      );
+    } else {
+      return null;
+    }
+    const needs = rules.map((rule) =>
+      rule && typeof rule !== "function" ? requirement(rule as Record<string, unknown>) : null,
+    );
+    const first = needs[0];
+    if (!first || needs.some((other) => other !== first)) return null;
+    return { name: config.name, needs: first };
   }
 }
 

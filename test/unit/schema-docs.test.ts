@@ -109,6 +109,16 @@ describe("schema documentation", () => {
       "Requires scope `credentials:read`. The value also requires scope `credentials:use`; without it, it is null.",
     );
     expect(field("ApiKey", "name")).toBe("Requires scope `admin`.");
+    // The returned object's own type rule is named when the field does not already require it.
+    expect(field("CreateCredentialSuccess", "credential")).toBe(
+      "Requires scope `credentials:write`. The returned Credential also requires scope `credentials:read`.",
+    );
+    expect(field("Mutation", "rewrapSecrets")).toBe(
+      "Requires scope `admin` and a key not limited to one environment.",
+    );
+    expect(field("Workspace", "slug")).toBe(
+      "Any caller of this workspace, or a caller holding scope `platform`.",
+    );
   });
 
   it("words rules and refuses function rules without a note", () => {

@@ -25,7 +25,7 @@ const ConnectorSuccess = (name: string) =>
       }),
       connector: t.field({
         type: ConnectorRef,
-        description: "The connector as it is now; needs connectors:read.",
+        description: "The connector as it is now.",
         resolve: (result) => result.connector as never,
       }),
     }),

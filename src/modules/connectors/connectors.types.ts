@@ -52,7 +52,7 @@ export const ConnectorRef = builder.prismaNode("Connector", {
       type: CredentialBaseRef,
       nullable: true,
       description:
-        "Its credential; needs credentials:read as well (null without it: use credentialId). Null when it needs a credential.",
+        "Its credential; null when it has none (NEEDS_CREDENTIAL). Without credentials:read, select credentialId instead.",
       authScopes: { scope: "credentials:read" },
       unauthorizedResolver: () => null,
     }),
@@ -91,7 +91,7 @@ builder.prismaInterfaceField(CredentialBaseRef, "connectors", (t) =>
     "connectors",
     {
       type: ConnectorRef,
-      description: "The connectors using this credential, oldest first. Needs connectors:read.",
+      description: "The connectors using this credential, oldest first.",
       authScopes: connectorsRead,
       cursor: "id",
       query: { orderBy: { id: "asc" } },
@@ -115,7 +115,7 @@ builder.objectType(CredentialInUseError, {
     }),
     connectors: t.field({
       type: [ConnectorRef],
-      description: "The connectors using the credential; needs connectors:read.",
+      description: "The connectors using the credential.",
       resolve: (error) => error.connectors as never,
     }),
   }),

@@ -242,7 +242,7 @@ const CredentialSuccess = (name: string) =>
       }),
       credential: t.field({
         type: CredentialUnion,
-        description: "The credential as it is now; needs credentials:read.",
+        description: "The credential as it is now.",
         resolve: (result) => result.credential as never,
       }),
     }),
@@ -447,7 +447,7 @@ const DeleteCredentialSuccess = builder
       }),
       detachedConnectors: t.field({
         type: [ConnectorRef],
-        description: "The same connectors, now NEEDS_CREDENTIAL; needs connectors:read.",
+        description: "The same connectors, now NEEDS_CREDENTIAL.",
         resolve: (result) => result.detachedConnectors as never,
       }),
     }),

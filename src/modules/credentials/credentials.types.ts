@@ -182,7 +182,8 @@ export const SecretRef = builder.objectRef<SecretSource>("Secret").implement({
     }),
     value: t.string({
       nullable: true,
-      description: "The plaintext, for callers holding credentials:use; null for everyone else.",
+      description:
+        "The plaintext; each read is audited. Prefer acquireCredentialHeaders, which hands out ready-to-send material.",
       // On top of the type's credentials:read; without credentials:use the value is null.
       authScopes: { scope: "credentials:use" },
       unauthorizedResolver: () => null,

@@ -156,7 +156,7 @@ const CompleteAuthorizationSuccess = builder
       }),
       credential: t.field({
         type: CredentialUnion,
-        description: "The credential as it is now; needs credentials:read.",
+        description: "The credential as it is now.",
         resolve: ({ credentialId, context }) =>
           context.prisma.credential.findFirstOrThrow({
             where: { id: credentialId, ...credentialScope(callerOf(context)) },
