@@ -88,6 +88,41 @@ describe("schema documentation", () => {
     });
   }
 
+  it("names every undocumented element, and every field without its access sentence", () => {
+    const gappy = buildSchema(`
+      """Documented."""
+      type Query {
+        """Reads a thing.\n\nAny authenticated caller."""
+        thing(id: ID!): Thing
+        """Requires scope \`admin\`."""
+        bare: Int
+      }
+      type Thing {
+        """The name."""
+        name: String
+      }
+      """Documented."""
+      enum Color {
+        """Red."""
+        RED
+        BLUE
+      }
+      """Documented."""
+      input Filter {
+        color: Color
+      }
+    `);
+    expect(undocumented(gappy)).toEqual([
+      "Query.thing(id:)",
+      "Query.bare",
+      "Thing",
+      "Thing.name",
+      "Color.BLUE",
+      "Filter.color",
+    ]);
+    expect(withoutAccess(gappy)).toEqual(["Thing.name"]);
+  });
+
   it("documents unions, interfaces and scalars too", () => {
     const kinds = userTypes(schema).filter(
       (type) => isUnionType(type) || isInterfaceType(type) || isScalarType(type),
