@@ -46,11 +46,15 @@ function mapPhrase(map: Record<string, unknown>, joiner: string): string {
     .join(joiner);
 }
 
+/** "scope `a` and scope `b`" reads as "scopes `a` and `b`". */
+const mergeScopes = (phrase: string) =>
+  phrase.replace(/\bscope (`[^`]+`) and scope (`[^`]+`)/g, "scopes $1 and $2");
+
 /** "Requires …" for a static rule, or null for a rule that only needs a caller. */
 function requirement(rule: Record<string, unknown>): string | null {
   const keys = Object.keys(rule);
   if (keys.length === 1 && keys[0] === "authenticated" && rule.authenticated === true) return null;
-  return mapPhrase(rule, " or ");
+  return mergeScopes(mapPhrase(rule, " or "));
 }
 
 type Owner = { name: string; rule: unknown; note: unknown };
@@ -88,7 +92,7 @@ export function accessSentence(
   );
   if (typePart)
     return parts.length > 0 ? `${typePart} Also requires ${parts.join(" and ")}.` : typePart;
-  if (parts.length > 0) return `Requires ${parts.join(" and ")}.`;
+  if (parts.length > 0) return `Requires ${mergeScopes(parts.join(" and "))}.`;
   if (type || field) return "Any authenticated caller.";
   return "Open to any caller, authenticated or not.";
 }

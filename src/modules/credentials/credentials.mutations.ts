@@ -591,7 +591,7 @@ const AcquireCredentialHeadersSuccess = builder
 builder.mutationField("acquireCredentialHeaders", (t) =>
   t.field({
     description:
-      "Returns ready-to-send auth material (headers, query or path parameters) for a credential, refreshing its token first when it would expire within `minValiditySeconds`. Use is recorded in lastUsedAt and the audit log (at most once a minute per credential). The result is secret: use it, never log or store it. Returns CredentialNotUsableError (PENDING_AUTHORIZATION or INVALID; see its reason), NotFoundError or ValidationError.",
+      "Returns ready-to-send auth material (headers, query or path parameters) for a credential, refreshing its token first when it would expire within `minValiditySeconds`. Use is recorded in lastUsedAt and the audit log (at most once a minute per credential). The result is secret: use it, never log or store it. Returns CredentialNotUsableError (not yet authorized, INVALID, or no token valid for long enough could be obtained; see its status and reason), NotFoundError or ValidationError.",
     type: AcquireCredentialHeadersSuccess,
     authScopes: { scope: "credentials:use" },
     errors: {
