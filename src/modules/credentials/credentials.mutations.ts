@@ -207,11 +207,13 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
       description: "Which provider it is for (e.g. `github`); used for filtering and display.",
     }),
     externalUserId: t.string({
-      description: "Your own id of the user this credential belongs to.",
+      description:
+        "Your own id of the end user this credential belongs to (e.g. your user's primary key); list their credentials with `credentials(filter: { externalUserId })`.",
     }),
     verify: t.boolean({
       defaultValue: true,
-      description: "Check the credential with its provider first.",
+      description:
+        "Check with the provider before storing: CLIENT_CREDENTIALS fetches a token, OAUTH2 with an issuer reads its metadata. Other kinds are stored as given.",
     }),
     basic: t.field({ description: "Settings of a BASIC credential.", type: BasicCredentialInput }),
     bearer: t.field({

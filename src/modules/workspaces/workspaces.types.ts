@@ -77,11 +77,12 @@ export const ViewerRef = builder.objectRef<Viewer>("Viewer").implement({
   fields: (t) => ({
     subject: t.exposeString("subject", {
       description:
-        "For a JWT, its `sub` claim; for an API key, `apiKey:<key id>`. The identity audit entries record.",
+        "For a JWT, its `sub` claim; for an API key, `apiKey:<key id>`. Audit entries name the caller by it.",
       nullable: true,
     }),
     scopes: t.exposeStringList("scopes", {
-      description: "The scopes this caller holds (`admin` implies the non-platform scopes).",
+      description:
+        "The scopes granted to this key or token (`admin` implies every scope but `platform`).",
     }),
     workspace: t.prismaField({
       description: "The caller's workspace.",
