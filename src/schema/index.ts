@@ -19,8 +19,17 @@ import "../modules/oauth/oauth.mutations.js";
 import "../modules/subscriptions/subscriptions.js";
 import "../modules/connect-sessions/connect-sessions.types.js";
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({
+  description:
+    "Reads. Every field needs `Authorization: Bearer <API key or JWT>`; each says which scope it needs.",
+});
+builder.mutationType({
+  description:
+    "Changes. Each mutation takes one `input` and returns a payload union: its `…Success` type, or a typed error implementing `Error` (ValidationError, NotFoundError, …). Missing scopes fail in `errors` with code FORBIDDEN and `extensions.requiredScopes`.",
+});
+builder.subscriptionType({
+  description:
+    "Live events over graphql-ws (WebSocket) or graphql-sse. Authorized once, when the subscription starts; each event is filtered to what the caller may see. A stream that ends early ends with an error of code SUBSCRIPTION_ENDED and an `extensions.reason`.",
+});
 
 export const schema = lexicographicSortSchema(builder.toSchema());

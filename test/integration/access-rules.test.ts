@@ -8,6 +8,7 @@ import type { ExecutionResult } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../generated/index.js";
 import { dataOf, errorCodes, startTestApp, type TestApp } from "../helpers/app.js";
+import { AcquireHeadersMutation } from "../helpers/credential-documents.js";
 import { createCredential, createKey } from "../helpers/credentials.js";
 
 graphql(`
@@ -283,6 +284,15 @@ describe("type-level access rules on every path to a credential", () => {
           if (!allowed) {
             expect(errorCodes(result).length).toBeGreaterThan(0);
             expect(new Set(errorCodes(result))).toEqual(new Set(["FORBIDDEN"]));
+            // Each refusal names the scope that is missing, in words and as data.
+            const missing =
+              path === "updateCredential.credential" && !canWrite(scopeSet)
+                ? "credentials:write"
+                : "credentials:read";
+            for (const error of result.errors ?? []) {
+              expect(error.message).toBe(`Not allowed. Requires scope ${missing}.`);
+              expect(error.extensions?.requiredScopes).toEqual([missing]);
+            }
             expect(objects).toEqual([null]);
             expectNoCanary(result, [...Object.values(secrets), ...Object.values(settings)]);
             // Not even a preview or fingerprint of a secret.
@@ -333,6 +343,7 @@ describe("type-level access rules on every path to a credential", () => {
       for (const id of [credentials[0]?.id ?? "", missing]) {
         const result = await app.execute(AccessNodeQuery, { id }, { key: keys[scopeSet] });
         expect(errorCodes(result)).toEqual(["FORBIDDEN"]);
+        expect(result.errors?.[0]?.extensions?.requiredScopes).toEqual(["credentials:read"]);
         expect(result.data).toEqual({ node: null });
       }
     }
@@ -343,5 +354,23 @@ describe("type-level access rules on every path to a credential", () => {
       { key: keys["credentials:read"] },
     );
     expect(dataOf(result)).toEqual({ node: null });
+  });
+
+  it("FORBIDDEN names the missing scope: acquireCredentialHeaders needs credentials:use", async () => {
+    for (const scopeSet of ["credentials:read", "credentials:write", "connectors:read"] as const) {
+      const result = await app.execute(
+        AcquireHeadersMutation,
+        { input: { credentialId: credentials[0]?.id ?? "" } },
+        { key: keys[scopeSet] },
+      );
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors?.[0]?.message).toBe("Not allowed. Requires scope credentials:use.");
+      expect(result.errors?.[0]?.extensions).toEqual({
+        code: "FORBIDDEN",
+        requiredScopes: ["credentials:use"],
+      });
+      expectNoCanary(result, Object.values(secrets));
+    }
   });
 });

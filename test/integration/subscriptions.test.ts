@@ -248,7 +248,11 @@ describe("authentication and scopes", () => {
     for (const transport of transports) {
       const sub = subscribe(transport, origin, key, CredentialInvalidatedSubscription, {});
       await sub.waitFor(1);
-      expect(sub.results[0]?.errors?.[0]?.extensions?.code, transport).toBe("FORBIDDEN");
+      const error = sub.results[0]?.errors?.[0];
+      expect(error?.extensions?.code, transport).toBe("FORBIDDEN");
+      // The refusal names the missing scope, on every transport.
+      expect(error?.message, transport).toBe("Not allowed. Requires scope credentials:read.");
+      expect(error?.extensions?.requiredScopes, transport).toEqual(["credentials:read"]);
       await sub.dispose();
     }
   });
@@ -260,7 +264,10 @@ describe("authentication and scopes", () => {
       connectorId,
     });
     await sub.waitFor(1);
-    expect(sub.results[0]?.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    const error = sub.results[0]?.errors?.[0];
+    expect(error?.extensions?.code).toBe("FORBIDDEN");
+    expect(error?.message).toBe("Not allowed. Requires scope connectors:read.");
+    expect(error?.extensions?.requiredScopes).toEqual(["connectors:read"]);
     await sub.dispose();
   });
 

@@ -1,7 +1,7 @@
 // `node(id)`: every node type registers a workspace-scoped loader here, so an id from another
 // workspace, a malformed id and an id that never existed all answer null.
 import { brandWithType } from "@pothos/core";
-import { builder, forbidden } from "../../builder.js";
+import { builder, missingScope } from "../../builder.js";
 import type { Context } from "../../context.js";
 import type { Scope } from "../../lib/auth.js";
 import { tryDecodeId } from "./ids.js";
@@ -26,9 +26,12 @@ builder.queryField("node", (t) =>
   t.field({
     type: builder.nodeInterfaceRef(),
     nullable: true,
-    description: "Any object by its global id; null when it does not exist in your workspace.",
+    description:
+      "Any object by its global id; null when it does not exist in your workspace (or is malformed), so a foreign id cannot be told from a missing one. Fails with FORBIDDEN when the caller lacks the scope the object's type needs.",
     authScopes: { authenticated: true },
-    args: { id: t.arg.id({ required: true }) },
+    args: {
+      id: t.arg.id({ required: true, description: "A global id, as returned by any `id` field." }),
+    },
     resolve: async (_root, { id }, context) => {
       const decoded = tryDecodeId(String(id));
       const loader = decoded && loaders.get(decoded.typename);
@@ -36,7 +39,8 @@ builder.queryField("node", (t) =>
       if (loader.scope) {
         // One scope, or any one of a list.
         const accepted = typeof loader.scope === "string" ? [loader.scope] : loader.scope;
-        if (!accepted.some((scope) => context.caller?.scopes.has(scope))) throw forbidden();
+        if (!accepted.some((scope) => context.caller?.scopes.has(scope)))
+          throw missingScope(accepted);
       }
       const node = await loader.load(decoded.id, context);
       if (node) brandWithType(node, decoded.typename as never);

@@ -106,7 +106,13 @@ builder.mutationField("createConnectSession", (t) =>
     authScopes: { scope: "credentials:write" },
     description:
       "Creates a short-lived token a browser may hold: it manages the credentials of one end user in one environment (create, authorize, list, read non-secret fields, delete), never reads secrets or acquires headers.",
-    errors: { types: commonErrors },
+    errors: {
+      types: commonErrors,
+      union: {
+        description:
+          "The session's token, or ValidationError (bad lifetime or user) or NotFoundError (environment).",
+      },
+    },
     args: {
       input: t.arg({
         type: CreateConnectSessionInput,

@@ -12,10 +12,18 @@ import {
 } from "./connectors.types.js";
 
 const ConnectorFilter = builder.inputType("ConnectorFilter", {
+  description: "Narrows a connector list; all given conditions must hold.",
   fields: (t) => ({
-    environmentId: t.id(),
-    credentialId: t.id(),
-    status: t.field({ type: ConnectorStatusEnum }),
+    environmentId: t.id({
+      description: "Only this environment (a global id); an unknown id matches nothing.",
+    }),
+    credentialId: t.id({
+      description: "Only the connectors using this credential; an unknown id matches nothing.",
+    }),
+    status: t.field({
+      description: "Only this status (e.g. NEEDS_CREDENTIAL).",
+      type: ConnectorStatusEnum,
+    }),
     search: t.string({ description: "Matches name or appKey, case-insensitively." }),
   }),
 });
@@ -26,7 +34,7 @@ builder.queryField("connector", (t) =>
     nullable: true,
     authScopes: connectorsRead,
     description: "A connector by id; null when it does not exist in your workspace.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: "The connector's global id." }) },
     resolve: (query, _root, { id }, context) => {
       const decoded = tryDecodeId(String(id));
       if (decoded?.typename !== "Connector") return null;
@@ -45,7 +53,12 @@ builder.queryField("connectors", (t) =>
       cursor: "id",
       authScopes: connectorsRead,
       description: "Connectors of your workspace, oldest first.",
-      args: { filter: t.arg({ type: ConnectorFilter }) },
+      args: {
+        filter: t.arg({
+          type: ConnectorFilter,
+          description: "Only connectors matching all given conditions; omit for all.",
+        }),
+      },
       maxSize: 100,
       defaultSize: 20,
       resolve: (query, _root, { filter }, context) => {

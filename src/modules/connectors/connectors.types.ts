@@ -13,6 +13,7 @@ export const connectorsRead = { scope: "connectors:read" } as const;
 export const connectorsWrite = { scope: "connectors:write" } as const;
 
 export const ConnectorStatusEnum = builder.enumType("ConnectorStatus", {
+  description: "Whether a connector runs.",
   values: {
     ACTIVE: { description: "Has a credential and runs." },
     PAUSED: { description: "Stopped on purpose; keeps its credential." },
@@ -29,10 +30,15 @@ export const ConnectorRef = builder.prismaNode("Connector", {
   description: "An integration that calls an app or provider with one credential.",
   authScopes: connectorsRead,
   fields: (t) => ({
-    name: t.exposeString("name"),
+    name: t.exposeString("name", { description: "Display name, unique within the environment." }),
     appKey: t.exposeString("appKey", { description: "The app or provider it talks to." }),
-    status: t.expose("status", { type: ConnectorStatusEnum }),
-    environment: t.relation("environment"),
+    status: t.expose("status", {
+      description: "Whether it runs; NEEDS_CREDENTIAL after its credential was deleted.",
+      type: ConnectorStatusEnum,
+    }),
+    environment: t.relation("environment", {
+      description: "The environment it belongs to (always its credential's).",
+    }),
     credentialId: t.field({
       type: "ID",
       nullable: true,
@@ -46,18 +52,29 @@ export const ConnectorRef = builder.prismaNode("Connector", {
       type: CredentialBaseRef,
       nullable: true,
       description:
-        "Its credential; needs credentials:read as well (null without it: use credentialId). Null when it needs a credential.",
+        "Its credential; null when it has none (NEEDS_CREDENTIAL). Without credentials:read, select credentialId instead.",
       authScopes: { scope: "credentials:read" },
       unauthorizedResolver: () => null,
     }),
-    createdAt: t.expose("createdAt", { type: "DateTime" }),
-    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    createdAt: t.expose("createdAt", {
+      description: "When it was created (ISO 8601, UTC).",
+      type: "DateTime",
+    }),
+    updatedAt: t.expose("updatedAt", {
+      description: "When its name, status or credential last changed (ISO 8601, UTC).",
+      type: "DateTime",
+    }),
   }),
 });
 
 export const ConnectorConnectionRef = builder.connectionObject(
-  { type: ConnectorRef, name: "ConnectorConnection", authScopes: connectorsRead },
-  { name: "ConnectorEdge", authScopes: connectorsRead },
+  {
+    type: ConnectorRef,
+    name: "ConnectorConnection",
+    description: "One page of connectors.",
+    authScopes: connectorsRead,
+  },
+  { name: "ConnectorEdge", description: "One connector in a page.", authScopes: connectorsRead },
 );
 
 registerNodeLoader(
@@ -74,7 +91,7 @@ builder.prismaInterfaceField(CredentialBaseRef, "connectors", (t) =>
     "connectors",
     {
       type: ConnectorRef,
-      description: "The connectors using this credential, oldest first. Needs connectors:read.",
+      description: "The connectors using this credential, oldest first.",
       authScopes: connectorsRead,
       cursor: "id",
       query: { orderBy: { id: "asc" } },
@@ -98,7 +115,7 @@ builder.objectType(CredentialInUseError, {
     }),
     connectors: t.field({
       type: [ConnectorRef],
-      description: "The connectors using the credential; needs connectors:read.",
+      description: "The connectors using the credential.",
       resolve: (error) => error.connectors as never,
     }),
   }),

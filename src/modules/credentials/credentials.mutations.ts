@@ -35,39 +35,65 @@ const multiline = { multiline: true };
 // Kind inputs. URLs are strings here so that a bad one is reported on its field.
 
 const BasicCredentialInput = builder.inputType("BasicCredentialInput", {
+  description: "A username-and-password login (kind BASIC).",
   fields: (t) => ({
-    username: t.string({ required: true }),
-    password: t.string(),
+    username: t.string({ description: "The login name.", required: true }),
+    password: t.string({ description: "The password. Stored encrypted; never shown again." }),
     host: t.string({ description: "For database and SMTP logins." }),
-    port: t.int(),
-    database: t.string(),
+    port: t.int({ description: "TCP port (1–65535)." }),
+    database: t.string({ description: "Database name, for database logins." }),
   }),
 });
 
 const TokenRequestHeaderInput = builder.inputType("TokenRequestHeaderInput", {
-  fields: (t) => ({ name: t.string({ required: true }), value: t.string({ required: true }) }),
+  description: "One header of a token request.",
+  fields: (t) => ({
+    name: t.string({ required: true, description: "Header name (e.g. `Content-Type`)." }),
+    value: t.string({ required: true, description: "Header value; may use the placeholders." }),
+  }),
 });
 
 const TokenRequestTemplateInput = builder.inputType("TokenRequestTemplateInput", {
+  description:
+    "How to obtain a new token from a non-standard endpoint. Body and header values may use {{refreshToken}}, {{clientId}} and {{clientSecret}}; the endpoint must be https.",
   fields: (t) => ({
-    endpoint: t.string({ required: true }),
+    endpoint: t.string({
+      description: "The token endpoint (https URL); it must pass keyport's outbound policy.",
+      required: true,
+    }),
     method: t.string({ description: "POST (default), GET or PUT." }),
-    headers: t.field({ type: [TokenRequestHeaderInput] }),
+    headers: t.field({
+      description: "Headers to send; values may use the placeholders.",
+      type: [TokenRequestHeaderInput],
+    }),
     body: t.string({
       description: "May use {{refreshToken}}, {{clientId}}, {{clientSecret}}.",
       extensions: multiline,
     }),
     accessTokenPath: t.string({ required: true, description: "JSON path, e.g. data.access_token" }),
-    refreshTokenPath: t.string(),
-    expiresInPath: t.string(),
-    accessTokenDurationMinutes: t.int(),
+    refreshTokenPath: t.string({
+      description:
+        "Dot path to a rotated refresh token in the JSON response, if the endpoint returns one.",
+    }),
+    expiresInPath: t.string({
+      description: "Dot path to the token lifetime in seconds in the JSON response.",
+    }),
+    accessTokenDurationMinutes: t.int({
+      description: "Token lifetime in minutes when the response does not say (positive).",
+    }),
   }),
 });
 
 const BearerCredentialInput = builder.inputType("BearerCredentialInput", {
+  description: "A bearer token or API key (kind BEARER), optionally with a way to refresh it.",
   fields: (t) => ({
-    token: t.string({ required: true }),
-    refreshToken: t.string(),
+    token: t.string({
+      description: "The token or API key. Stored encrypted; never shown again.",
+      required: true,
+    }),
+    refreshToken: t.string({
+      description: "A refresh token for refreshRequest's {{refreshToken}}. Stored encrypted.",
+    }),
     placement: t.field({
       type: TokenPlacementEnum,
       description: "HEADER (default), QUERY or PATH.",
@@ -75,30 +101,63 @@ const BearerCredentialInput = builder.inputType("BearerCredentialInput", {
     headerName: t.string({ description: 'Default "Authorization".' }),
     scheme: t.string({ description: 'Default "Bearer"; "" for none.' }),
     queryParameter: t.string({ description: "Required for QUERY placement." }),
-    expiresAt: t.field({ type: "DateTime" }),
-    refreshRequest: t.field({ type: TokenRequestTemplateInput }),
+    expiresAt: t.field({
+      description:
+        "When the token expires, if known; with refreshRequest, keyport renews it ahead of that time.",
+      type: "DateTime",
+    }),
+    refreshRequest: t.field({
+      description: "How to fetch a new token; omit for a static token.",
+      type: TokenRequestTemplateInput,
+    }),
   }),
 });
 
 const OAuth2CredentialInput = builder.inputType("OAuth2CredentialInput", {
+  description:
+    "An OAuth 2.0 authorization-code client (kind OAUTH2). Give `issuer` (endpoints are discovered) or `authorizationUrl` and `tokenUrl`. The credential starts PENDING_AUTHORIZATION unless tokens are imported; then run authorizeCredential.",
   fields: (t) => ({
-    clientId: t.string({ required: true }),
-    clientSecret: t.string(),
+    clientId: t.string({
+      description: "The client id registered with the provider.",
+      required: true,
+    }),
+    clientSecret: t.string({
+      description:
+        "The OAuth client secret. Stored encrypted; never shown again. Omit for public clients (PKCE only).",
+    }),
     issuer: t.string({
       description:
         "Expected `iss` (RFC 9207); enough on its own when the server publishes metadata.",
     }),
-    authorizationUrl: t.string(),
-    tokenUrl: t.string(),
-    revocationUrl: t.string(),
-    scopes: t.stringList(),
+    authorizationUrl: t.string({
+      description:
+        "The provider's authorization endpoint (https). Optional with an issuer that publishes metadata.",
+    }),
+    tokenUrl: t.string({
+      description:
+        "The provider's token endpoint (https). Optional with an issuer that publishes metadata.",
+    }),
+    revocationUrl: t.string({
+      description:
+        "The provider's revocation endpoint (RFC 7009), used when the credential is deleted or its secret changes; optional.",
+    }),
+    scopes: t.stringList({
+      description: "Scopes to request at authorization; empty for the provider's default.",
+    }),
     extraAuthorizationParams: t.field({
       type: "JSON",
       description: 'e.g. {"access_type": "offline"}',
     }),
     usePkce: t.boolean({ description: "Default true (S256)." }),
-    tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
-    audience: t.string(),
+    tokenEndpointAuthMethod: t.field({
+      description:
+        "How to send the client secret to the token endpoint; default CLIENT_SECRET_BASIC.",
+      type: TokenEndpointAuthMethodEnum,
+    }),
+    audience: t.string({
+      description:
+        "An `audience` parameter for the token requests, for providers that need one (e.g. Auth0).",
+    }),
     accessToken: t.string({ description: "Import an existing access token." }),
     refreshToken: t.string({ description: "Import an existing refresh token." }),
     expiresAt: t.field({
@@ -109,36 +168,67 @@ const OAuth2CredentialInput = builder.inputType("OAuth2CredentialInput", {
 });
 
 const ClientCredentialsCredentialInput = builder.inputType("ClientCredentialsCredentialInput", {
+  description:
+    "An OAuth 2.0 client-credentials client (kind CLIENT_CREDENTIALS); keyport fetches a token at once (unless verify is false) and renews it before expiry.",
   fields: (t) => ({
-    clientId: t.string({ required: true }),
-    clientSecret: t.string({ required: true }),
-    tokenUrl: t.string({ required: true }),
-    scopes: t.stringList(),
-    audience: t.string(),
-    tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
+    clientId: t.string({ description: "The OAuth client id.", required: true }),
+    clientSecret: t.string({
+      description: "The client secret. Stored encrypted; never shown again.",
+      required: true,
+    }),
+    tokenUrl: t.string({ description: "The token endpoint (https).", required: true }),
+    scopes: t.stringList({
+      description: "Scopes to request with each token; empty for the provider's default.",
+    }),
+    audience: t.string({
+      description: "An `audience` parameter for token requests, if the provider needs one.",
+    }),
+    tokenEndpointAuthMethod: t.field({
+      description: "How to send the client secret; default CLIENT_SECRET_BASIC.",
+      type: TokenEndpointAuthMethodEnum,
+    }),
   }),
 });
 
 const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
   description: "Give exactly one of basic, bearer, oauth2 or clientCredentials.",
   fields: (t) => ({
-    name: t.string({ required: true }),
-    description: t.string({ extensions: multiline }),
+    name: t.string({
+      description: "Display name; unique within the environment (1–200 characters).",
+      required: true,
+    }),
+    description: t.string({
+      description: "A note on what the credential is for; may span lines.",
+      extensions: multiline,
+    }),
     environmentId: t.id({
       description: "Required unless your API key is limited to one environment.",
     }),
-    providerKey: t.string(),
+    providerKey: t.string({
+      description: "Which provider it is for (e.g. `github`); used for filtering and display.",
+    }),
     externalUserId: t.string({
-      description: "Your own id of the user this credential belongs to.",
+      description:
+        "Your own id of the end user this credential belongs to (e.g. your user's primary key); list their credentials with `credentials(filter: { externalUserId })`.",
     }),
     verify: t.boolean({
       defaultValue: true,
-      description: "Check the credential with its provider first.",
+      description:
+        "Check with the provider before storing: CLIENT_CREDENTIALS fetches a token, OAUTH2 with an issuer reads its metadata. Other kinds are stored as given.",
     }),
-    basic: t.field({ type: BasicCredentialInput }),
-    bearer: t.field({ type: BearerCredentialInput }),
-    oauth2: t.field({ type: OAuth2CredentialInput }),
-    clientCredentials: t.field({ type: ClientCredentialsCredentialInput }),
+    basic: t.field({ description: "Settings of a BASIC credential.", type: BasicCredentialInput }),
+    bearer: t.field({
+      description: "Settings of a BEARER credential.",
+      type: BearerCredentialInput,
+    }),
+    oauth2: t.field({
+      description: "Settings of an OAUTH2 credential.",
+      type: OAuth2CredentialInput,
+    }),
+    clientCredentials: t.field({
+      description: "Settings of a CLIENT_CREDENTIALS credential.",
+      type: ClientCredentialsCredentialInput,
+    }),
   }),
 });
 
@@ -149,6 +239,7 @@ const CredentialSuccess = (
   },
 ) =>
   builder.objectRef<{ credential: { id: string; kind: CredentialKind } }>(name).implement({
+    description: "The mutation succeeded; the credential as it is now.",
     // The credential inside needs credentials:read on top (its own type rule).
     authScopes,
     fields: (t) => ({
@@ -159,7 +250,7 @@ const CredentialSuccess = (
       }),
       credential: t.field({
         type: CredentialUnion,
-        description: "The credential as it is now; needs credentials:read.",
+        description: "The credential as it is now.",
         resolve: (result) => result.credential as never,
       }),
     }),
@@ -167,12 +258,24 @@ const CredentialSuccess = (
 
 builder.mutationField("createCredential", (t) =>
   t.field({
+    description:
+      "Stores a new credential, secrets encrypted. CLIENT_CREDENTIALS fetches a token first and OAUTH2 with an issuer reads its metadata (unless `verify: false`), so a wrong secret or URL is reported before anything is stored. Through a connect session, externalUserId and environmentId are the session's (another value is a validation error), and providerKey must be one of the session's providers when it lists any. OAUTH2 credentials start PENDING_AUTHORIZATION: follow with authorizeCredential. Returns ValidationError (bad or conflicting fields, duplicate name, several or no kinds given), NotFoundError (unknown environment) or CredentialProviderError (the provider refused).",
     type: CredentialSuccess("CreateCredentialSuccess", credentialsWriteOrConnect),
     authScopes: credentialsWriteOrConnect,
-    description:
-      "Creates a credential. Through a connect session, externalUserId and environmentId are the session's (another value is a validation error), and providerKey must be one of the session's providers when it lists any.",
-    errors: { types: [...commonErrors, CredentialProviderError] },
-    args: { input: t.arg({ type: CreateCredentialInput, required: true }) },
+    errors: {
+      types: [...commonErrors, CredentialProviderError],
+      union: {
+        description:
+          "The created credential, or why not: ValidationError, NotFoundError (environment) or CredentialProviderError.",
+      },
+    },
+    args: {
+      input: t.arg({
+        description: "The credential's name, environment, owner and exactly one kind's settings.",
+        type: CreateCredentialInput,
+        required: true,
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const environmentId = input.environmentId
         ? rawIdOf(String(input.environmentId), "Environment", ["environmentId"])
@@ -190,37 +293,59 @@ const endpointSecret = (endpoints: string) =>
   `Required when ${endpoints} changes, and only then: keyport sends a secret only to the endpoints it was entered for.`;
 
 const BasicCredentialUpdateInput = builder.inputType("BasicCredentialUpdateInput", {
+  description: "Changes to a BASIC credential; omitted fields stay as they are.",
   fields: (t) => ({
-    username: t.string(),
-    host: t.string(),
-    port: t.int(),
-    database: t.string(),
+    username: t.string({ description: "New login name." }),
+    host: t.string({ description: "New host; changing it requires the password again." }),
+    port: t.int({ description: "New TCP port (1–65535); null clears it." }),
+    database: t.string({ description: "New database name; null clears it." }),
     password: t.string({ description: endpointSecret("host") }),
   }),
 });
 const BearerCredentialUpdateInput = builder.inputType("BearerCredentialUpdateInput", {
+  description:
+    "Changes to a BEARER credential; omitted fields stay as they are. The token itself changes through rotateCredential.",
   fields: (t) => ({
-    placement: t.field({ type: TokenPlacementEnum }),
-    headerName: t.string(),
-    scheme: t.string(),
-    queryParameter: t.string(),
-    expiresAt: t.field({ type: "DateTime" }),
-    refreshRequest: t.field({ type: TokenRequestTemplateInput }),
+    placement: t.field({
+      description: "Where the token goes in requests.",
+      type: TokenPlacementEnum,
+    }),
+    headerName: t.string({ description: "The header for HEADER placement." }),
+    scheme: t.string({ description: 'The scheme before the token ("Bearer"); "" for none.' }),
+    queryParameter: t.string({ description: "The parameter for QUERY placement." }),
+    expiresAt: t.field({
+      description: "When the current token expires; null when unknown.",
+      type: "DateTime",
+    }),
+    refreshRequest: t.field({
+      description: "How to fetch a new token; null to make the token static.",
+      type: TokenRequestTemplateInput,
+    }),
     refreshToken: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
   }),
 });
 const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInput", {
+  description:
+    "Changes to an OAUTH2 credential; omitted fields stay as they are. Changed scopes take effect at the next authorization.",
   fields: (t) => ({
-    clientId: t.string(),
-    issuer: t.string(),
-    authorizationUrl: t.string(),
-    tokenUrl: t.string(),
-    revocationUrl: t.string(),
-    scopes: t.stringList(),
-    extraAuthorizationParams: t.field({ type: "JSON" }),
-    usePkce: t.boolean(),
-    tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
-    audience: t.string(),
+    clientId: t.string({ description: "New client id." }),
+    issuer: t.string({
+      description: "New issuer; endpoints not configured are discovered from it.",
+    }),
+    authorizationUrl: t.string({ description: "New authorization endpoint (https)." }),
+    tokenUrl: t.string({ description: "New token endpoint (https)." }),
+    revocationUrl: t.string({ description: "New revocation endpoint; null clears it." }),
+    scopes: t.stringList({ description: "Scopes to request at the next authorization." }),
+    extraAuthorizationParams: t.field({
+      description: "Extra query parameters for the authorization URL (an object of strings).",
+      type: "JSON",
+    }),
+    usePkce: t.boolean({ description: "Whether to use PKCE (S256)." }),
+    tokenEndpointAuthMethod: t.field({
+      description: "How to send the client secret to the token endpoint.",
+      type: TokenEndpointAuthMethodEnum,
+    }),
+    audience: t.string({ description: "New `audience` parameter; null clears it." }),
     clientSecret: t.string({
       description: `${endpointSecret("tokenUrl, revocationUrl or issuer")} The stored tokens are dropped (and revoked at the old endpoint); authorize again.`,
     }),
@@ -229,12 +354,18 @@ const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInp
 const ClientCredentialsCredentialUpdateInput = builder.inputType(
   "ClientCredentialsCredentialUpdateInput",
   {
+    description: "Changes to a CLIENT_CREDENTIALS credential; omitted fields stay as they are.",
     fields: (t) => ({
-      clientId: t.string(),
-      tokenUrl: t.string(),
-      scopes: t.stringList(),
-      audience: t.string(),
-      tokenEndpointAuthMethod: t.field({ type: TokenEndpointAuthMethodEnum }),
+      clientId: t.string({ description: "New client id." }),
+      tokenUrl: t.string({
+        description: "New token endpoint (https); requires the client secret again.",
+      }),
+      scopes: t.stringList({ description: "Scopes to request with each token." }),
+      audience: t.string({ description: "New `audience` parameter; null clears it." }),
+      tokenEndpointAuthMethod: t.field({
+        description: "How to send the client secret.",
+        type: TokenEndpointAuthMethodEnum,
+      }),
       clientSecret: t.string({
         description: `${endpointSecret("tokenUrl")} The cached token is dropped; the next use fetches one.`,
       }),
@@ -246,24 +377,47 @@ const UpdateCredentialInput = builder.inputType("UpdateCredentialInput", {
   description:
     "Omitted fields stay as they are; null clears an optional one. The kind never changes. Secrets change through rotateCredential, except that changing where a secret is sent (token, revocation or issuer URL, a refresh request's endpoint, a login's host) needs that secret again here.",
   fields: (t) => ({
-    id: t.id({ required: true }),
-    name: t.string(),
-    description: t.string({ extensions: multiline }),
-    providerKey: t.string(),
-    externalUserId: t.string(),
-    basic: t.field({ type: BasicCredentialUpdateInput }),
-    bearer: t.field({ type: BearerCredentialUpdateInput }),
-    oauth2: t.field({ type: OAuth2CredentialUpdateInput }),
-    clientCredentials: t.field({ type: ClientCredentialsCredentialUpdateInput }),
+    id: t.id({ description: "The credential's global id.", required: true }),
+    name: t.string({ description: "New display name; unique within the environment." }),
+    description: t.string({ description: "New note; null clears it.", extensions: multiline }),
+    providerKey: t.string({ description: "New provider key; null clears it." }),
+    externalUserId: t.string({ description: "New end-user id; null clears it." }),
+    basic: t.field({
+      description: "Changes for a BASIC credential (only for that kind).",
+      type: BasicCredentialUpdateInput,
+    }),
+    bearer: t.field({
+      description: "Changes for a BEARER credential (only for that kind).",
+      type: BearerCredentialUpdateInput,
+    }),
+    oauth2: t.field({
+      description: "Changes for an OAUTH2 credential (only for that kind).",
+      type: OAuth2CredentialUpdateInput,
+    }),
+    clientCredentials: t.field({
+      description: "Changes for a CLIENT_CREDENTIALS credential (only for that kind).",
+      type: ClientCredentialsCredentialUpdateInput,
+    }),
   }),
 });
 
 builder.mutationField("updateCredential", (t) =>
   t.field({
+    description:
+      "Changes a credential's name, description, owner fields or kind settings; omitted fields stay. Secrets change through rotateCredential, except where a secret's destination changes. Returns ValidationError or NotFoundError.",
     type: CredentialSuccess("UpdateCredentialSuccess"),
     authScopes: { scope: "credentials:write" },
-    errors: { types: commonErrors },
-    args: { input: t.arg({ type: UpdateCredentialInput, required: true }) },
+    errors: {
+      types: commonErrors,
+      union: { description: "The updated credential, or ValidationError or NotFoundError." },
+    },
+    args: {
+      input: t.arg({
+        description: "The credential's id and the fields to change.",
+        type: UpdateCredentialInput,
+        required: true,
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await updateCredential(serviceDeps(context), callerOf(context), id, input);
@@ -273,8 +427,9 @@ builder.mutationField("updateCredential", (t) =>
 );
 
 const DeleteCredentialInput = builder.inputType("DeleteCredentialInput", {
+  description: "Which credential to delete, and whether to detach connectors that use it.",
   fields: (t) => ({
-    id: t.id({ required: true }),
+    id: t.id({ description: "The credential's global id.", required: true }),
     force: t.boolean({
       defaultValue: false,
       description:
@@ -288,16 +443,19 @@ const DeleteCredentialSuccess = builder
     "DeleteCredentialSuccess",
   )
   .implement({
+    description: "The credential is deleted (its secrets with it); an event DELETED was published.",
     authScopes: credentialsWriteOrConnect,
     fields: (t) => ({
-      deletedCredentialId: t.exposeID("deletedCredentialId"),
+      deletedCredentialId: t.exposeID("deletedCredentialId", {
+        description: "The id the credential had; remove it from client caches.",
+      }),
       detachedConnectorIds: t.idList({
         description: "Connectors that used the credential (force) and now need one.",
         resolve: (result) => result.detachedConnectors.map((c) => connectorGlobalId(c.id)),
       }),
       detachedConnectors: t.field({
         type: [ConnectorRef],
-        description: "The same connectors, now NEEDS_CREDENTIAL; needs connectors:read.",
+        description: "The same connectors, now NEEDS_CREDENTIAL.",
         resolve: (result) => result.detachedConnectors as never,
       }),
     }),
@@ -305,12 +463,23 @@ const DeleteCredentialSuccess = builder
 
 builder.mutationField("deleteCredential", (t) =>
   t.field({
+    description:
+      "Deletes a credential and its secrets, revoking OAuth tokens at the provider when it can. If connectors use it, returns CredentialInUseError unless `force: true` (then they become NEEDS_CREDENTIAL). Returns NotFoundError for an unknown id. A connect session cannot force.",
     type: DeleteCredentialSuccess,
     authScopes: credentialsWriteOrConnect,
-    description:
-      "Deletes a credential and revokes its tokens at the provider. A credential that connectors use is refused (CredentialInUseError) unless force; a connect session cannot force.",
-    errors: { types: [...commonErrors, CredentialInUseError] },
-    args: { input: t.arg({ type: DeleteCredentialInput, required: true }) },
+    errors: {
+      types: [...commonErrors, CredentialInUseError],
+      union: {
+        description: "The deleted id, or CredentialInUseError, NotFoundError or ValidationError.",
+      },
+    },
+    args: {
+      input: t.arg({
+        description: "Which credential, and whether to detach its connectors.",
+        type: DeleteCredentialInput,
+        required: true,
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const { detachedConnectors } = await deleteCredential(
@@ -328,15 +497,18 @@ const RotateSecretInput = builder.inputType("RotateSecretInput", {
   isOneOf: true,
   description: "The new secret: password (BASIC), token (BEARER) or clientSecret (OAuth kinds).",
   fields: (t) => ({
-    password: t.string(),
-    token: t.string(),
-    clientSecret: t.string(),
+    password: t.string({ description: "New password of a BASIC credential." }),
+    token: t.string({ description: "New token of a BEARER credential." }),
+    clientSecret: t.string({
+      description: "New client secret of an OAUTH2 or CLIENT_CREDENTIALS credential.",
+    }),
   }),
 });
 
 const RotateCredentialInput = builder.inputType("RotateCredentialInput", {
+  description: "Which credential to rotate, and its new secret.",
   fields: (t) => ({
-    id: t.id({ required: true }),
+    id: t.id({ description: "The credential's global id.", required: true }),
     secret: t.field({
       type: RotateSecretInput,
       description:
@@ -351,10 +523,24 @@ const RotateCredentialInput = builder.inputType("RotateCredentialInput", {
 
 builder.mutationField("rotateCredential", (t) =>
   t.field({
+    description:
+      "Replaces a credential's secret (password, token or client secret) and verifies it where it can; without `secret`, OAuth kinds fetch or refresh their access token now. `overlapSeconds` keeps the previous secret for rollback. Returns ValidationError (wrong secret for the kind), NotFoundError or CredentialProviderError (the provider refused the new secret; nothing changed).",
     type: CredentialSuccess("RotateCredentialSuccess"),
     authScopes: { scope: "credentials:write" },
-    errors: { types: [...commonErrors, CredentialProviderError] },
-    args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
+    errors: {
+      types: [...commonErrors, CredentialProviderError],
+      union: {
+        description:
+          "The rotated credential, or ValidationError, NotFoundError or CredentialProviderError.",
+      },
+    },
+    args: {
+      input: t.arg({
+        description: "Which credential, the new secret, and how long the old one stays.",
+        type: RotateCredentialInput,
+        required: true,
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await rotateSecret(serviceDeps(context), callerOf(context), id, input);
@@ -364,8 +550,9 @@ builder.mutationField("rotateCredential", (t) =>
 );
 
 const AcquireCredentialHeadersInput = builder.inputType("AcquireCredentialHeadersInput", {
+  description: "Which credential to use, and how long the material must stay valid.",
   fields: (t) => ({
-    credentialId: t.id({ required: true }),
+    credentialId: t.id({ description: "The credential's global id.", required: true }),
     minValiditySeconds: t.int({
       defaultValue: 60,
       description: "The material must stay valid at least this long.",
@@ -384,8 +571,13 @@ const AcquireCredentialHeadersSuccess = builder
     description: "Ready-to-use auth material. It is secret: do not log it.",
     authScopes: { scope: "credentials:use" },
     fields: (t) => ({
-      headers: t.field({ type: [NameValueRef], resolve: (result) => result.headers }),
+      headers: t.field({
+        description: "Headers to add to the request (e.g. Authorization: Bearer …).",
+        type: [NameValueRef],
+        resolve: (result) => result.headers,
+      }),
       queryParameters: t.field({
+        description: "Query-string parameters to add (QUERY placement).",
         type: [NameValueRef],
         resolve: (result) => result.queryParameters,
       }),
@@ -395,6 +587,8 @@ const AcquireCredentialHeadersSuccess = builder
         resolve: (result) => result.pathParameters,
       }),
       expiresAt: t.field({
+        description:
+          "When this material stops working; null when it does not expire or the expiry is unknown. Acquire again before then; do not cache it beyond.",
         type: "DateTime",
         nullable: true,
         resolve: (result) => result.expiresAt,
@@ -404,10 +598,24 @@ const AcquireCredentialHeadersSuccess = builder
 
 builder.mutationField("acquireCredentialHeaders", (t) =>
   t.field({
+    description:
+      "Returns ready-to-send auth material (headers, query or path parameters) for a credential, refreshing its token first when it would expire within `minValiditySeconds`. Use is recorded in lastUsedAt and the audit log (at most once a minute per credential). The result is secret: use it, never log or store it. Returns CredentialNotUsableError (not yet authorized, INVALID, or no token valid for long enough could be obtained; see its status and reason), NotFoundError or ValidationError.",
     type: AcquireCredentialHeadersSuccess,
     authScopes: { scope: "credentials:use" },
-    errors: { types: [...commonErrors, CredentialNotUsableError] },
-    args: { input: t.arg({ type: AcquireCredentialHeadersInput, required: true }) },
+    errors: {
+      types: [...commonErrors, CredentialNotUsableError],
+      union: {
+        description:
+          "The auth material, or CredentialNotUsableError, NotFoundError or ValidationError.",
+      },
+    },
+    args: {
+      input: t.arg({
+        description: "Which credential, and the minimum remaining validity.",
+        type: AcquireCredentialHeadersInput,
+        required: true,
+      }),
+    },
     resolve: (_root, { input }, context) => {
       const id = credentialRawId(input.credentialId, ["credentialId"]);
       return acquireAuth(
@@ -421,6 +629,7 @@ builder.mutationField("acquireCredentialHeaders", (t) =>
 );
 
 const RewrapSecretsInput = builder.inputType("RewrapSecretsInput", {
+  description: "How much to re-encrypt in one call.",
   fields: (t) => ({
     batchSize: t.int({
       defaultValue: 100,
@@ -432,11 +641,14 @@ const RewrapSecretsInput = builder.inputType("RewrapSecretsInput", {
 const RewrapSecretsSuccess = builder
   .objectRef<{ rewrapped: number; remaining: number; activeKeyId: string }>("RewrapSecretsSuccess")
   .implement({
+    description: "One batch was re-encrypted; call again while `remaining` is above 0.",
     authScopes: { scope: "admin" },
     fields: (t) => ({
-      rewrapped: t.exposeInt("rewrapped"),
+      rewrapped: t.exposeInt("rewrapped", { description: "Secrets re-encrypted by this call." }),
       remaining: t.exposeInt("remaining", { description: "Secrets still under another key." }),
-      activeKeyId: t.exposeString("activeKeyId"),
+      activeKeyId: t.exposeString("activeKeyId", {
+        description: "The id of the encryption key now used for new and rewrapped secrets.",
+      }),
     }),
   });
 
@@ -444,9 +656,15 @@ builder.mutationField("rewrapSecrets", (t) =>
   t.field({
     type: RewrapSecretsSuccess,
     ...workspaceWide("admin"),
-    description: "Re-encrypts your workspace's secrets under the active encryption key.",
-    errors: { types: commonErrors },
-    args: { input: t.arg({ type: RewrapSecretsInput, required: true }) },
+    description:
+      "Re-encrypts your workspace's secrets under the active encryption key, one batch per call (after the key ring gains a new active key). Call until `remaining` is 0; safe to repeat and to run while serving.",
+    errors: {
+      types: commonErrors,
+      union: { description: "The batch's counts, or ValidationError." },
+    },
+    args: {
+      input: t.arg({ description: "The batch size.", type: RewrapSecretsInput, required: true }),
+    },
     resolve: (_root, { input }, context) => {
       const batchSize = input.batchSize ?? 100;
       if (batchSize < 1 || batchSize > 1000)

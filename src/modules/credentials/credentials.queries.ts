@@ -13,12 +13,20 @@ import {
 } from "./credentials.types.js";
 
 const CredentialFilter = builder.inputType("CredentialFilter", {
+  description: "Narrows a credential list; all given conditions must hold.",
   fields: (t) => ({
-    kind: t.field({ type: CredentialKindEnum }),
-    status: t.field({ type: CredentialStatusEnum }),
-    environmentId: t.id(),
-    externalUserId: t.string(),
-    providerKey: t.string(),
+    kind: t.field({ description: "Only this kind.", type: CredentialKindEnum }),
+    status: t.field({
+      description: "Only this status (e.g. INVALID to find credentials that need attention).",
+      type: CredentialStatusEnum,
+    }),
+    environmentId: t.id({
+      description: "Only this environment (a global id); an unknown id matches nothing.",
+    }),
+    externalUserId: t.string({
+      description: "Only the credentials of this end user (exact match).",
+    }),
+    providerKey: t.string({ description: "Only this provider (exact match)." }),
     search: t.string({ description: "Matches name or description, case-insensitively." }),
   }),
 });
@@ -29,7 +37,7 @@ builder.queryField("credential", (t) =>
     nullable: true,
     authScopes: credentialsRead,
     description: "A credential by id; null when it does not exist in your workspace.",
-    args: { id: t.arg.id({ required: true }) },
+    args: { id: t.arg.id({ required: true, description: "The credential's global id." }) },
     resolve: async (_root, { id }, context) => {
       const decoded = tryDecodeId(String(id));
       if (!decoded || !credentialTypeNames.includes(decoded.typename)) return null;
@@ -47,7 +55,12 @@ builder.queryField("credentials", (t) =>
       cursor: "id",
       authScopes: credentialsRead,
       description: "Credentials of your workspace, oldest first.",
-      args: { filter: t.arg({ type: CredentialFilter }) },
+      args: {
+        filter: t.arg({
+          type: CredentialFilter,
+          description: "Only credentials matching all given conditions; omit for all.",
+        }),
+      },
       maxSize: 100,
       defaultSize: 20,
       resolve: (query, _root, { filter }, context) => {
@@ -76,7 +89,15 @@ builder.queryField("credentials", (t) =>
         });
       },
     },
-    { name: "CredentialConnection", authScopes: credentialsRead },
-    { name: "CredentialEdge", authScopes: credentialsRead },
+    {
+      name: "CredentialConnection",
+      description: "One page of credentials.",
+      authScopes: credentialsRead,
+    },
+    {
+      name: "CredentialEdge",
+      description: "One credential in a page.",
+      authScopes: credentialsRead,
+    },
   ),
 );

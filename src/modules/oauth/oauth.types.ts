@@ -24,25 +24,54 @@ import {
 } from "../events/events.service.js";
 
 export const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
-  values: [
-    "AUTHORIZATION_STARTED",
-    "AUTHORIZED",
-    "AUTHORIZATION_FAILED",
-    "REFRESHED",
-    "REFRESH_FAILED",
-    "INVALIDATED",
-    "RESTORED",
-    "ROTATED",
-    "VERIFIED",
-    "DELETED",
-  ] as const,
+  description: "What happened to a credential.",
+  values: {
+    AUTHORIZATION_STARTED: {
+      description: "authorizeCredential or reauthorizeCredential started a flow.",
+    },
+    AUTHORIZED: { description: "The end user consented and tokens were stored." },
+    AUTHORIZATION_FAILED: {
+      description:
+        "The flow ended without tokens (denied, expired, refused exchange, other account); see reason.",
+    },
+    REFRESHED: {
+      description: "A new access token was obtained (refresh or client-credentials fetch).",
+    },
+    REFRESH_FAILED: {
+      description:
+        "Obtaining a new token failed; the credential may be DEGRADED while keyport retries.",
+    },
+    INVALIDATED: {
+      description:
+        "The credential became INVALID (e.g. refresh token revoked); connectors using it need attention.",
+    },
+    RESTORED: {
+      description: "The credential became ACTIVE again after being DEGRADED or INVALID.",
+    },
+    ROTATED: { description: "Its secret was replaced (rotateCredential)." },
+    VERIFIED: { description: "The provider accepted it in a check." },
+    DELETED: {
+      description: "The credential was deleted; the event lists the connectors that used it.",
+    },
+  } as const,
 });
 
 const AttemptActionEnum = builder.enumType("CredentialAttemptAction", {
-  values: ["AUTHORIZE", "EXCHANGE", "REFRESH", "CLIENT_CREDENTIALS", "REVOKE"] as const,
+  description: "Which provider call an attempt was.",
+  values: {
+    AUTHORIZE: { description: "Sending the user to the authorization page." },
+    EXCHANGE: { description: "Exchanging an authorization code for tokens." },
+    REFRESH: { description: "Refreshing an access token." },
+    CLIENT_CREDENTIALS: { description: "Fetching a token with the client-credentials grant." },
+    REVOKE: { description: "Revoking a token at the provider." },
+  } as const,
 });
 const AttemptOutcomeEnum = builder.enumType("CredentialAttemptOutcome", {
-  values: ["SUCCESS", "FAILURE"] as const,
+  description: "How a provider call ended.",
+  values: {
+    SUCCESS: { description: "The provider accepted the call." },
+    FAILURE: { description: "The call failed; see errorCode and httpStatus." },
+  } as const,
 });
 
 type AttemptSource = NonNullable<CredentialEventRecord["attempt"]>;
@@ -51,14 +80,28 @@ const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt
   description: "One call to the provider: what was tried, how it went and how long it took.",
   authScopes: credentialsRead,
   fields: (t) => ({
-    action: t.field({ type: AttemptActionEnum, resolve: (a) => a.action.toUpperCase() as never }),
+    action: t.field({
+      description: "Which call it was.",
+      type: AttemptActionEnum,
+      resolve: (a) => a.action.toUpperCase() as never,
+    }),
     outcome: t.field({
+      description: "Whether it succeeded.",
       type: AttemptOutcomeEnum,
       resolve: (a) => a.outcome.toUpperCase() as never,
     }),
-    durationMs: t.int({ nullable: true, resolve: (a) => a.durationMs }),
-    httpStatus: t.int({ nullable: true, resolve: (a) => a.httpStatus }),
+    durationMs: t.int({
+      description: "How long the call took, in milliseconds; null when it was not timed.",
+      nullable: true,
+      resolve: (a) => a.durationMs,
+    }),
+    httpStatus: t.int({
+      description: "The provider's HTTP status; null when no response arrived.",
+      nullable: true,
+      resolve: (a) => a.httpStatus,
+    }),
     errorCode: t.field({
+      description: "Why it failed; null on success.",
       type: CredentialErrorCodeEnum,
       nullable: true,
       resolve: (a) => a.errorCode as never,
@@ -73,8 +116,11 @@ const DependentConnectorRef = builder
       "A connector as it was when an event happened (kept after the connector or credential is deleted).",
     authScopes: connectorsRead,
     fields: (t) => ({
-      id: t.id({ resolve: (connector) => connectorGlobalId(connector.id) }),
-      name: t.exposeString("name"),
+      id: t.id({
+        description: "The connector's global id (it may no longer exist).",
+        resolve: (connector) => connectorGlobalId(connector.id),
+      }),
+      name: t.exposeString("name", { description: "The connector's name at the time." }),
     }),
   });
 
@@ -117,19 +163,29 @@ export const CredentialEventRef = builder
           "Opaque, and ordered: a later event's id sorts after an earlier one's (as strings).",
         resolve: (event) => event.id,
       }),
-      type: t.field({ type: CredentialEventTypeEnum, resolve: (event) => event.type as never }),
-      occurredAt: t.field({ type: "DateTime", resolve: (event) => event.occurredAt }),
+      type: t.field({
+        description: "What happened.",
+        type: CredentialEventTypeEnum,
+        resolve: (event) => event.type as never,
+      }),
+      occurredAt: t.field({
+        description: "When it happened (ISO 8601, UTC).",
+        type: "DateTime",
+        resolve: (event) => event.occurredAt,
+      }),
       status: t.field({
         type: CredentialStatusEnum,
         description: "The credential's status after the event.",
         resolve: (event) => event.status as never,
       }),
       reason: t.field({
+        description: "Why, for failures and status changes; null otherwise.",
         type: StatusReasonRef,
         nullable: true,
         resolve: (event) => event.reason,
       }),
       attempt: t.field({
+        description: "The provider call behind the event, if there was one; null otherwise.",
         type: CredentialAttemptRef,
         nullable: true,
         resolve: (event) => event.attempt,

@@ -150,10 +150,18 @@ function resolveEvent(payload: CredentialEventRecord | StreamEnd): CredentialEve
 }
 
 const CredentialEventsFilter = builder.inputType("CredentialEventsFilter", {
+  description: "Narrows a credentialEvents stream; all given conditions must hold.",
   fields: (t) => ({
     credentialIds: t.idList({ required: false, description: "Only these credentials." }),
-    types: t.field({ type: [CredentialEventTypeEnum], required: false }),
-    environmentId: t.id({ required: false }),
+    types: t.field({
+      description: "Only these event types; omit or empty for all.",
+      type: [CredentialEventTypeEnum],
+      required: false,
+    }),
+    environmentId: t.id({
+      description: "Only this environment's credentials (a global id).",
+      required: false,
+    }),
     after: t.id({
       required: false,
       description:
@@ -166,9 +174,15 @@ builder.subscriptionField("credentialEvents", (t) =>
   t.field({
     type: CredentialEventRef,
     description:
-      "Credential events of the caller's workspace (and environment, for a limited key; and end user, for a connect session) as they commit. Scope credentials:read.",
+      "Credential events of the caller's workspace (and environment, for a limited key; and end user, for a connect session) as they commit.",
     authScopes: { anyScope: ["credentials:read", "connect"] },
-    args: { filter: t.arg({ type: CredentialEventsFilter, required: false }) },
+    args: {
+      filter: t.arg({
+        type: CredentialEventsFilter,
+        required: false,
+        description: "Which events to receive, and where to resume; omit for all, live only.",
+      }),
+    },
     subscribe: (_root, { filter }, context) => {
       const after = afterSequence(filter?.after);
       const environmentId = environmentOf(filter?.environmentId);
@@ -203,10 +217,13 @@ builder.subscriptionField("credentialInvalidated", (t) =>
   t.field({
     type: CredentialEventRef,
     description:
-      "Events that leave a credential unusable: INVALIDATED, DELETED, and REFRESH_FAILED with status INVALID. Scope credentials:read.",
+      "Events that leave a credential unusable: INVALIDATED, DELETED, and REFRESH_FAILED with status INVALID.",
     authScopes: { scope: "credentials:read" },
     args: {
-      environmentId: t.arg.id({ required: false }),
+      environmentId: t.arg.id({
+        required: false,
+        description: "Only this environment's credentials (a global id); omit for all you may see.",
+      }),
       after: t.arg.id({
         required: false,
         description: "An event id: replay the stored invalidations after it, then continue live.",
@@ -237,10 +254,14 @@ builder.subscriptionField("connectorCredentialStatus", (t) =>
   t.field({
     type: CredentialEventRef,
     description:
-      "Events of the credential a connector uses (whichever it uses when the event happens). Scopes connectors:read and credentials:read.",
+      "Events of the credential a connector uses (whichever it uses when the event happens).",
     authScopes: { $all: { scope: "connectors:read", anyScope: ["credentials:read"] } },
     args: {
-      connectorId: t.arg.id({ required: true }),
+      connectorId: t.arg.id({
+        required: true,
+        description:
+          "The connector's global id. An unknown or foreign id fails the subscription with BAD_USER_INPUT.",
+      }),
       after: t.arg.id({
         required: false,
         description: "An event id: replay the connector's stored events after it, then continue.",
