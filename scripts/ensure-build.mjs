@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const stamp = path.join(root, "dist", ".built");
-const canBuild = ["typescript", "prisma"].every((name) =>
+// tsx is a dev dependency only; typescript and prisma can survive `npm prune --omit=dev` (optional
+// peers of @prisma/client), so they alone do not mean a development checkout.
+const canBuild = ["typescript", "prisma", "tsx"].every((name) =>
   existsSync(path.join(root, "node_modules", name, "package.json")),
 );
 
