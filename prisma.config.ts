@@ -6,8 +6,11 @@ import path from "node:path";
 import { defineConfig } from "prisma/config";
 
 const databaseUrl = process.env.DATABASE_URL;
-// The datasource block needs a URL to parse; the adapter decides where migrations really go.
-process.env.DATABASE_URL ??= "postgresql://embedded/keyport";
+// Prisma 6 needs the datasource block's `url` to read the schema (without one, or with a value
+// that is not a PostgreSQL URL, the CLI falls back to downloading query engines keyport never
+// uses). It is a placeholder: the adapter below decides where migrations go, and the app always
+// connects through a driver adapter. So `npm run build` works whatever DATABASE_URL holds.
+process.env.DATABASE_URL = "postgresql://placeholder/keyport";
 
 export default defineConfig({
   experimental: { adapter: true },

@@ -46,7 +46,6 @@ import { type LoaderJob, type LoadRequest, type LoadResult, resultMarker } from 
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tsxBin = path.join(root, "node_modules", ".bin", "tsx");
-const prismaBin = path.join(root, "node_modules", ".bin", "prisma");
 
 /** The issue's target: acquire-static on PostgreSQL at this fraction of baseline req/s or more. */
 type Target = { scenario: string; database: Database; ratio: number };
@@ -288,8 +287,8 @@ async function withKeyport(
       // An interrupt may have run the cleanup while CREATE DATABASE was under way.
       if (interrupted) await dropDatabase(serverUrl, name);
       ensureRunning();
-      // The same step as a deployment: `npm run db:migrate` is `prisma migrate deploy`.
-      await runToCompletion("prisma migrate deploy", prismaBin, ["migrate", "deploy"], {
+      // The same step as a deployment (`npm run db:migrate`), from source.
+      await runToCompletion("db:migrate", tsxBin, ["scripts/migrate.ts"], {
         cwd: root,
         env: { ...baseEnv(), DATABASE_URL: databaseUrl },
         timeoutMs: 120_000,

@@ -5,6 +5,7 @@ import path from "node:path";
 import { openDatabase } from "../src/db.js";
 import { ConfigError, parseEnv } from "../src/env.js";
 import { KeyRing, loadOrCreateKeyFile, parseEncryptionKeys } from "../src/lib/crypto.js";
+import { acquireDataDirLock, type DataDirLock, DataDirLockedError } from "../src/lib/data-lock.js";
 import { checkKeyRing } from "../src/lib/key-check.js";
 import { createLogger } from "../src/lib/logger.js";
 import { rewrapSecrets } from "../src/modules/credentials/credentials.service.js";
@@ -15,6 +16,18 @@ async function main() {
     config.encryptionKeys ?? (await loadOrCreateKeyFile(config.dataDir)),
   );
   if (keys.problems.length > 0) throw new ConfigError(keys.problems);
+  // The embedded database belongs to one process: a running server's copy would overwrite ours.
+  let lock: DataDirLock | null = null;
+  if (!config.databaseUrl) {
+    try {
+      lock = acquireDataDirLock(config.dataDir, "keys:rewrap");
+    } catch (error) {
+      if (!(error instanceof DataDirLockedError)) throw error;
+      throw new Error(
+        `keys:rewrap cannot open the embedded database in ${config.dataDir}: keyport (pid ${error.holder.pid}) is running on it. Run the rewrapSecrets mutation on the running server instead (an admin API key), or stop the server and run keys:rewrap again.`,
+      );
+    }
+  }
   const db = await openDatabase(
     config.databaseUrl
       ? { kind: "postgres", url: config.databaseUrl }
@@ -37,6 +50,7 @@ async function main() {
     if (result.remaining > 0) process.exitCode = 1;
   } finally {
     await db.close();
+    lock?.release();
   }
 }
 

@@ -1,7 +1,7 @@
 // Opens the database behind Prisma: embedded PGlite (files in DATA_DIR, or memory for tests) or
 // PostgreSQL. Both are driven through Prisma driver adapters and share one migration history.
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,7 +59,14 @@ export function rawQueryFor(prisma: PrismaClient): RawQuery | null {
   return rawQueries.get(prisma) ?? null;
 }
 
-const migrationsDir = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
+// prisma/migrations at the package root: one level up from src/db.ts, two from the compiled
+// dist/src/db.js.
+const migrationsDir = [
+  new URL("../prisma/migrations", import.meta.url),
+  new URL("../../prisma/migrations", import.meta.url),
+]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(dir)) as string;
 // The lock id Prisma's own migrate engine uses, so `prisma migrate deploy` and keyport never
 // apply migrations at the same time.
 const migrationLockId = 72707369;

@@ -252,6 +252,18 @@ const schema = z.object({
   ),
 });
 
+/**
+ * DATABASE_URL alone (for `npm run db:migrate`, which needs nothing else); undefined when unset,
+ * ConfigError when it is not a PostgreSQL URL.
+ */
+export function parseDatabaseUrl(value: string | undefined): string | undefined {
+  const result = postgresUrl.safeParse(value);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `DATABASE_URL ${issue.message}`));
+  }
+  return result.data;
+}
+
 const present = (value: string | undefined) => value !== undefined && value.trim() !== "";
 
 /** Rules across variables, checked on the raw values so they run even when others are bad. */

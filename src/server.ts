@@ -1,8 +1,11 @@
-// Starts keyport: reads configuration, opens storage, listens. Everything else is in yoga.ts.
+// Starts keyport: reads configuration, binds the port, opens storage, serves; on SIGTERM or
+// SIGINT it shuts down gracefully and exits 0. Everything else is in yoga.ts.
 import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import path from "node:path";
 import { openDatabase } from "./db.js";
 import { type Config, ConfigError, parseEnv } from "./env.js";
+import { acquireDataDirLock, DataDirLockedError } from "./lib/data-lock.js";
 import { createKeyport } from "./yoga.js";
 
 async function prepare(config: Config) {
@@ -35,8 +38,52 @@ async function prepare(config: Config) {
   return db;
 }
 
+/** How long in-flight requests may take to finish once a shutdown begins. */
+const requestDrainMs = 10_000;
+/** How long running token refreshes may take to finish once a shutdown begins. */
+const refreshDrainMs = 5_000;
+
+class ListenError extends Error {}
+
+/** Binds the port before anything else happens, so a taken port changes nothing on disk. */
+function listen(server: Server, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === "EADDRINUSE"
+          ? "the address is already in use (EADDRINUSE); stop the other process or set PORT"
+          : error.code === "EACCES"
+            ? "permission denied (EACCES); choose a PORT above 1023 or run with the right to bind it"
+            : error.code === "EADDRNOTAVAIL"
+              ? "no such address on this machine (EADDRNOTAVAIL); check HOST"
+              : (error.code ?? error.message);
+      reject(new ListenError(`keyport cannot listen on ${config.host}:${config.port}: ${why}`));
+    };
+    server.once("error", onError);
+    server.listen(config.port, config.host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+/** Answers while storage opens and migrations run: not ready yet. */
+function starting(_request: IncomingMessage, response: ServerResponse) {
+  response.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+  response.end(JSON.stringify({ status: "starting" }));
+}
+
 async function main() {
+  // Configuration first: every problem in one message, before anything is opened or written.
   const config = parseEnv(process.env);
+  const lock = config.databaseUrl ? null : acquireDataDirLock(config.dataDir, "server");
+  const server = createServer(starting);
+  let inFlight = 0;
+  server.on("request", (_request, response: ServerResponse) => {
+    inFlight++;
+    response.once("close", () => inFlight--);
+  });
+  await listen(server, config);
   const database = await prepare(config);
   const keyport = await createKeyport(config, { database });
   const log = keyport.services.logger;
@@ -50,34 +97,57 @@ async function main() {
       `\nCreated workspace "default" and an admin API key (also written to ${keyFile}):\n\n  ${keyport.bootstrap.adminApiKey}\n\n`,
     );
   }
-  const server = keyport.createHttpServer();
-  server.on("error", (error: NodeJS.ErrnoException) => {
-    process.stderr.write(
-      `keyport cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}\n`,
-    );
-    void keyport.close().finally(() => process.exit(1));
+  server.off("request", starting);
+  keyport.createHttpServer(server);
+  server.on("error", (error) => log.error("http server error", { error }));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  log.info("keyport listening", {
+    url: `http://${config.host}:${port}/graphql`,
+    database: keyport.services.db.kind,
+    pubsub: keyport.services.pubsub.kind,
   });
-  server.listen(config.port, config.host, () => {
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
-    log.info("keyport listening", {
-      url: `http://${config.host}:${port}/graphql`,
-      database: keyport.services.db.kind,
-      pubsub: keyport.services.pubsub.kind,
-    });
-  });
-  const shutdown = async () => {
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn("second signal during shutdown: exiting now", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info("keyport shutting down", { signal, inFlight });
+    // Stop accepting; idle keep-alive connections close, busy ones once their response is out.
     server.close();
-    server.closeAllConnections();
-    await keyport.close();
-    process.exit(0);
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    try {
+      // Subscriptions end with a reason (their SSE responses complete, WebSockets close 1001).
+      await keyport.endSubscriptions();
+      const deadline = Date.now() + requestDrainMs;
+      while (inFlight > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      if (inFlight > 0) log.warn("requests still running at the deadline were cut", { inFlight });
+      clearInterval(idle);
+      server.closeAllConnections();
+      await keyport.close({ drainMs: refreshDrainMs });
+      lock?.release();
+      log.info("keyport stopped");
+      process.exit(0);
+    } catch (error) {
+      log.error("shutdown failed", { error });
+      process.exit(1);
+    }
   };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  process.on("SIGINT", (signal) => void shutdown(signal));
+  process.on("SIGTERM", (signal) => void shutdown(signal));
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof ListenError ||
+    error instanceof DataDirLockedError
+  ) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(

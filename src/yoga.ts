@@ -49,10 +49,22 @@ export type Keyport = {
   yoga: YogaServerInstance<Record<string, unknown>, Context>;
   services: Services;
   bootstrap: BootstrapResult;
-  /** Creates an HTTP server serving GraphQL over HTTP, SSE and WebSocket on /graphql. */
-  createHttpServer(): Server;
-  close(): Promise<void>;
+  /**
+   * Serves GraphQL over HTTP, SSE and WebSocket on /graphql, on `server` (one that may already
+   * listen) or on a new HTTP server.
+   */
+  createHttpServer(server?: Server): Server;
+  /**
+   * Ends every running subscription with a reason: each stream gets its last event
+   * (SHUTTING_DOWN) and completes, then WebSocket connections close with 1001 and a reason.
+   */
+  endSubscriptions(): Promise<void>;
+  /** Ends subscriptions, stops background work, releases refresh leases, closes every pool. */
+  close(options?: { drainMs?: number }): Promise<void>;
 };
+
+/** The close reason WebSocket clients get when the server shuts down. */
+export const shutdownCloseReason = "keyport is shutting down";
 
 export async function createKeyport(
   config: Config,
@@ -195,12 +207,37 @@ export async function createKeyport(
   });
 
   const sockets = new Set<WebSocketServer>();
+  const endSubscriptions = async () => {
+    callerWatchOf(services).endAll();
+    const clients = [...sockets].flatMap((socket) => [...socket.clients]);
+    if (clients.length === 0) return;
+    // Let the last event and `complete` messages leave before the close frame.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.all(
+      clients.map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            if (client.readyState === client.CLOSED) return resolve();
+            const timer = setTimeout(() => {
+              client.terminate();
+              resolve();
+            }, 1_000);
+            client.once("close", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            client.close(1001, shutdownCloseReason);
+          }),
+      ),
+    );
+  };
   return {
     yoga,
     services,
     bootstrap: bootstrapResult,
-    createHttpServer() {
-      const server = createServer(yoga);
+    createHttpServer(existing?: Server) {
+      const server = existing ?? createServer();
+      server.on("request", yoga);
       const wsServer = new WebSocketServer({
         server,
         path: yoga.graphqlEndpoint,
@@ -247,11 +284,13 @@ export async function createKeyport(
       );
       return server;
     },
-    async close() {
+    endSubscriptions,
+    async close(options = {}) {
       refresher.stopSweeper();
-      callerWatchOf(services).endAll();
       eventPruner.stop();
+      await endSubscriptions();
       for (const socket of sockets) socket.close();
+      await refresher.drain(options.drainMs ?? 0);
       await pubsub.close();
       await outbound.close();
       await db.close();

@@ -514,6 +514,34 @@ export class Refresher {
   }
 
   /**
+   * Shutting down: stops the sweeper, lets running refreshes finish for up to `timeoutMs`, then
+   * releases every lease this instance still holds, so other instances need not wait for them to
+   * lapse.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopSweeper();
+    const flights = [...this.inFlight.values()].map((flight) => flight.promise.catch(() => {}));
+    if (flights.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(flights),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    try {
+      await this.deps.prisma.credential.updateMany({
+        where: { leaseOwner: this.owner },
+        data: { leaseOwner: null, leaseExpiresAt: null },
+      });
+    } catch (error) {
+      this.deps.logger.warn("could not release refresh leases", { error });
+    }
+  }
+
+  /**
    * One pass of the background refresher; returns how many token requests succeeded. It takes
    * only credentials it can refresh (a refresh token, or client credentials) that are due: the
    * token expires within `horizonSeconds`, is missing, or (keep-alive) has not been refreshed for
