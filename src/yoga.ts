@@ -23,6 +23,7 @@ import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { useRequestLimits } from "./lib/request-limits.js";
+import { CredentialRotation } from "./modules/credentials/rotation.service.js";
 import { EventPruner } from "./modules/events/events.service.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
@@ -94,6 +95,10 @@ export async function createKeyport(
       intervalMs: config.events.pruneIntervalMs,
     },
   );
+  const rotation = new CredentialRotation(
+    { prisma: db.prisma, keyRing, logger, config, outbound, pubsub, refresher },
+    { sweepIntervalMs: config.rotation.sweepIntervalMs },
+  );
   const services: Services = {
     config,
     db,
@@ -102,6 +107,7 @@ export async function createKeyport(
     keyRing,
     refresher,
     eventPruner,
+    rotation,
     outbound,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
@@ -116,6 +122,7 @@ export async function createKeyport(
   const bootstrapResult = await bootstrap(db.prisma);
   refresher.startSweeper();
   eventPruner.start();
+  rotation.start();
 
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
@@ -250,6 +257,7 @@ export async function createKeyport(
       refresher.stopSweeper();
       callerWatchOf(services).endAll();
       eventPruner.stop();
+      rotation.stop();
       for (const socket of sockets) socket.close();
       await pubsub.close();
       await outbound.close();

@@ -11,6 +11,7 @@ import "../modules/api-keys/api-keys.mutations.js";
 import "../modules/credentials/credentials.types.js";
 import "../modules/credentials/credentials.queries.js";
 import "../modules/credentials/credentials.mutations.js";
+import "../modules/credentials/rotation.mutations.js";
 import "../modules/connectors/connectors.types.js";
 import "../modules/connectors/connectors.queries.js";
 import "../modules/connectors/connectors.mutations.js";

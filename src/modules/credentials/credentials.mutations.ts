@@ -14,7 +14,6 @@ import {
   createCredential,
   deleteCredential,
   rewrapSecrets,
-  rotateSecret,
   updateCredential,
 } from "./credentials.service.js";
 import {
@@ -310,45 +309,6 @@ builder.mutationField("deleteCredential", (t) =>
         { force: input.force ?? false },
       );
       return { deletedCredentialId: String(input.id), detachedConnectors };
-    },
-  }),
-);
-
-const RotateSecretInput = builder.inputType("RotateSecretInput", {
-  isOneOf: true,
-  description: "The new secret: password (BASIC), token (BEARER) or clientSecret (OAuth kinds).",
-  fields: (t) => ({
-    password: t.string(),
-    token: t.string(),
-    clientSecret: t.string(),
-  }),
-});
-
-const RotateCredentialInput = builder.inputType("RotateCredentialInput", {
-  fields: (t) => ({
-    id: t.id({ required: true }),
-    secret: t.field({
-      type: RotateSecretInput,
-      description:
-        "Omit on OAUTH2 and CLIENT_CREDENTIALS credentials to fetch a new access token now.",
-    }),
-    overlapSeconds: t.int({
-      defaultValue: 0,
-      description: "Keep the previous secret this long for rollback (at most 7 days).",
-    }),
-  }),
-});
-
-builder.mutationField("rotateCredential", (t) =>
-  t.field({
-    type: CredentialSuccess("RotateCredentialSuccess"),
-    authScopes: { scope: "credentials:write" },
-    errors: { types: [...commonErrors, CredentialProviderError] },
-    args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
-    resolve: async (_root, { input }, context) => {
-      const id = credentialRawId(input.id, ["id"]);
-      const credential = await rotateSecret(serviceDeps(context), callerOf(context), id, input);
-      return { credential };
     },
   }),
 );

@@ -188,6 +188,17 @@ export const CredentialBaseRef = builder.prismaInterface("Credential", {
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     lastUsedAt: t.expose("lastUsedAt", { type: "DateTime", nullable: true }),
     lastVerifiedAt: t.expose("lastVerifiedAt", { type: "DateTime", nullable: true }),
+    previousSecretExpiresAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "During a rotation's overlap window, when the replaced secret stops being kept for rollbackCredentialRotation; null outside a window. The new secret is the one in use meanwhile.",
+      select: { previousSecretUntil: true },
+      resolve: (credential) =>
+        credential.previousSecretUntil && credential.previousSecretUntil > new Date()
+          ? credential.previousSecretUntil
+          : null,
+    }),
   }),
 });
 
