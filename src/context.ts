@@ -13,9 +13,9 @@ import {
 import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { Outbound } from "./lib/outbound.js";
+import type { Refresher } from "./modules/credentials/refresh.service.js";
 import type { CredentialRotation } from "./modules/credentials/rotation.service.js";
 import type { EventPruner } from "./modules/events/events.service.js";
-import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
 export type Caller = {

@@ -10,7 +10,10 @@ import type { RotateCredentialInput } from "../generated/graphql.js";
 import type { TestApp } from "../helpers/app.js";
 import { dataOf, errorCodes, startTestApp } from "../helpers/app.js";
 import { CreateConnectorMutation } from "../helpers/connector-documents.js";
-import { AcquireHeadersMutation } from "../helpers/credential-documents.js";
+import {
+  AcquireHeadersMutation,
+  UpdateCredentialMutation,
+} from "../helpers/credential-documents.js";
 import { createCredential, createKey, environmentIds } from "../helpers/credentials.js";
 import {
   RotationCredentialQuery,
@@ -304,6 +307,27 @@ describe("rotating a static secret", () => {
       __typename: "ValidationError",
       fieldErrors: [{ path: ["input", "secret", "token"] }],
     });
+  });
+
+  it("forgets the kept secret when the endpoint it was entered for changes", async () => {
+    const credential = await createCredential(app, {
+      name: unique("moved"),
+      basic: { username: "u", password: canary("moved-old"), host: "db1.internal" },
+    });
+    await rotate({ id: credential.id, secret: { password: canary("moved-new") } });
+    // Not kept with the responses: the credential fields include secret values.
+    const updated = dataOf(
+      await app.execute(UpdateCredentialMutation, {
+        input: { id: credential.id, basic: { host: "db2.internal", password: canary("moved-3") } },
+      }),
+    ).updateCredential;
+    expect(updated.__typename).toBe("UpdateCredentialSuccess");
+    const row = await rowOf(credential.id);
+    expect(row.secrets.map((s) => s.field)).toEqual(["password"]);
+    expect(row.previousSecretUntil).toBeNull();
+    expect(await read(credential.id)).toMatchObject({ previousSecretExpiresAt: null });
+    // A secret entered for db1 is never restored to be sent to db2.
+    expect(await rollback(credential.id)).toMatchObject({ reason: "NO_PREVIOUS_SECRET" });
   });
 
   it("needs credentials:write", async () => {

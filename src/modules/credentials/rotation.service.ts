@@ -16,13 +16,13 @@ import { isUniqueViolation } from "../../lib/db-errors.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { withCredentialEvents } from "../oauth/history.js";
 import {
   CredentialConflictError,
   CredentialProviderError,
   RotationRollbackUnavailableError,
 } from "./credentials.errors.js";
 import { credentialScope } from "./credentials.service.js";
+import { withCredentialEvents } from "./history.js";
 import { headerSecretValue, secretValue } from "./kinds/common.js";
 import { kindDefinitions } from "./kinds/index.js";
 import { verifyRotatedSecret } from "./rotation-verify.js";
@@ -106,10 +106,7 @@ export class CredentialRotation {
     const existing = await loadScoped(deps.prisma, caller, id);
     const definition = kindDefinitions[existing.kind];
     const given = Object.entries(parsed.data.secret ?? {}).filter(([, value]) => value != null);
-    if (
-      given.length === 0 &&
-      (existing.kind === "OAUTH2" || existing.kind === "CLIENT_CREDENTIALS")
-    ) {
+    if (given.length === 0 && definition.rotateRefreshes) {
       return this.refreshNow(caller, existing);
     }
     if (given.length !== 1 || given[0]?.[0] !== definition.rotatableSecret) {
@@ -136,9 +133,10 @@ export class CredentialRotation {
         ? null
         : await verifyRotatedSecret(deps, existing, { [field]: value });
 
+    const issued = verification?.issued ?? {};
     const fresh = await encryptSecretRows(deps.keyRing, ownerOf(existing), {
+      ...issued,
       [field]: value,
-      ...(verification?.accessToken ? { accessToken: verification.accessToken.value } : {}),
     });
     const keepUntil =
       current && overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null;
@@ -151,13 +149,11 @@ export class CredentialRotation {
     }
     await this.onBeforeSwap?.(existing.id);
 
-    const replaced = [
-      field,
-      previousField(field),
-      ...(verification?.accessToken ? ["accessToken"] : []),
-    ];
-    // A new secret clears a failure the old one may have caused (not OAuth2's: its tokens decide).
-    const reactivate = existing.kind !== "OAUTH2" && existing.status !== "ACTIVE";
+    const replaced = [field, previousField(field), ...Object.keys(issued)];
+    // A new secret clears a failure the old one may have caused (not an authorized credential's:
+    // its tokens decide), and the refresh back-off when its token requests use this secret.
+    const reactivate = !definition.authorizable && existing.status !== "ACTIVE";
+    const clearsBackoff = definition.tokenGrant?.secrets.includes(field) ?? false;
     const now = new Date();
     return this.swap(existing, async (tx, record) => {
       await tx.credentialSecret.deleteMany({
@@ -176,12 +172,10 @@ export class CredentialRotation {
         data: {
           previousSecretUntil: previous ? keepUntil : null,
           ...(verification?.verified ? { lastVerifiedAt: now } : {}),
-          ...(verification?.accessToken
-            ? { expiresAt: verification.accessToken.expiresAt, lastRefreshedAt: now }
+          ...(Object.keys(issued).length > 0
+            ? { expiresAt: verification?.expiresAt ?? null, lastRefreshedAt: now }
             : {}),
-          ...(existing.kind === "CLIENT_CREDENTIALS"
-            ? { refreshFailingSince: null, nextRefreshAt: null }
-            : {}),
+          ...(clearsBackoff ? { refreshFailingSince: null, nextRefreshAt: null } : {}),
           ...(reactivate
             ? { status: "ACTIVE", statusReasonCode: null, statusReasonMessage: null }
             : {}),
@@ -214,13 +208,15 @@ export class CredentialRotation {
   /**
    * Restores the secret the last rotation replaced, inside its overlap window: it becomes the
    * current secret again, the one it replaced is discarded, the version is bumped and a ROTATED
-   * event is recorded. A client-credentials connection also drops its cached access token (it
-   * may have been issued for the discarded secret); the next use fetches one.
+   * event is recorded. A kind whose rotation is checked with a token request (client
+   * credentials) also drops its cached token (it may have been issued for the discarded secret);
+   * the next use fetches one.
    */
   async rollback(caller: Actor, id: string) {
     const { deps } = this;
     const existing = await loadScoped(deps.prisma, caller, id);
-    const field = kindDefinitions[existing.kind].rotatableSecret;
+    const definition = kindDefinitions[existing.kind];
+    const field = definition.rotatableSecret;
     const kept = existing.secrets.find((row) => row.field === previousField(field));
     const now = new Date();
     if (!kept?.retainUntil || kept.retainUntil <= now) {
@@ -237,7 +233,8 @@ export class CredentialRotation {
     });
     if (!restored) throw new Error("encryption produced no secret");
     await this.onBeforeSwap?.(existing.id);
-    const dropToken = existing.kind === "CLIENT_CREDENTIALS";
+    // Tokens a rotation check obtained may belong to the discarded secret.
+    const dropped = definition.rotationCheck ? [...definition.authSecrets] : [];
     return this.swap(existing, async (tx, record) => {
       // Still inside the window at commit time, or not restored at all.
       const { count } = await tx.credentialSecret.deleteMany({
@@ -249,13 +246,13 @@ export class CredentialRotation {
       await tx.credentialSecret.deleteMany({
         where: {
           credentialId: existing.id,
-          field: { in: [field, ...(dropToken ? ["accessToken"] : [])] },
+          field: { in: [field, ...dropped] },
         },
       });
       await tx.credentialSecret.create({ data: { ...restored, credentialId: existing.id } });
       const credential = await tx.credential.update({
         where: { id: existing.id },
-        data: { previousSecretUntil: null, ...(dropToken ? { expiresAt: null } : {}) },
+        data: { previousSecretUntil: null, ...(dropped.length > 0 ? { expiresAt: null } : {}) },
       });
       await recordAudit(tx, {
         workspaceId: existing.workspaceId,
@@ -263,7 +260,7 @@ export class CredentialRotation {
         action: "credential.rotation.rollback",
         objectType: "Credential",
         objectId: existing.id,
-        metadata: { field, droppedAccessToken: dropToken },
+        metadata: { field, dropped },
       });
       await record({
         workspaceId: existing.workspaceId,
@@ -301,8 +298,8 @@ export class CredentialRotation {
     }
   }
 
-  /** Without a new secret, rotating an OAuth credential means fetching a new token now: from
-   * DEGRADED or INVALID too, as long as a grant is left to use. */
+  /** Without a new secret, rotating a credential that can obtain tokens (OAuth kinds) means
+   * fetching a new token now: from DEGRADED or INVALID too, as long as a grant is left to use. */
   private async refreshNow(
     caller: Actor,
     existing: Prisma.CredentialGetPayload<{ include: { secrets: true } }>,
@@ -313,14 +310,15 @@ export class CredentialRotation {
         "The credential must be authorized before its token can be refreshed.",
       );
     }
+    const { authorizable } = kindDefinitions[existing.kind];
     const outcome = await this.deps.refresher.ensureFresh(existing.id, 0, true);
     const refreshed = await loadScoped(this.deps.prisma, caller, existing.id);
     if (outcome !== "refreshed" && refreshed.version === existing.version) {
       throw new CredentialProviderError(
-        existing.kind === "OAUTH2" && existing.status === "INVALID"
+        authorizable && existing.status === "INVALID"
           ? (existing.statusReasonCode ?? "TOKEN_REFRESH_FAILED")
           : "TOKEN_REFRESH_FAILED",
-        existing.kind === "OAUTH2"
+        authorizable
           ? "The credential has no refresh token left; authorize it again."
           : "No new token was obtained.",
       );
