@@ -330,6 +330,42 @@ describe("rotating a static secret", () => {
     expect(await rollback(credential.id)).toMatchObject({ reason: "NO_PREVIOUS_SECRET" });
   });
 
+  it("rotates and rolls back an OAuth2 client secret; without a secret an OAuth2 rotation still refreshes", async () => {
+    const oldSecret = canary("oauth-old");
+    const newSecret = canary("oauth-new");
+    const credential = await createCredential(app, {
+      name: unique("oauth"),
+      oauth2: {
+        clientId: "app",
+        clientSecret: oldSecret,
+        authorizationUrl: "https://provider.example/authorize",
+        tokenUrl: stub.tokenUrl,
+      },
+    });
+    const rotated = await rotate({ id: credential.id, secret: { clientSecret: newSecret } });
+    expect(rotated).toMatchObject({
+      __typename: "RotateCredentialSuccess",
+      previousSecretExpiresAt: expect.any(String),
+      credential: { status: "PENDING_AUTHORIZATION" },
+    });
+    const decryptCurrent = async () => {
+      const row = await rowOf(credential.id);
+      const current = row.secrets.find((s) => s.field === "clientSecret");
+      return app.keyport.services.keyRing.decrypt(current?.ciphertext ?? "", {
+        workspaceId,
+        credentialId: row.id,
+        field: "clientSecret",
+      });
+    };
+    expect(await decryptCurrent()).toBe(newSecret);
+    expect((await rollback(credential.id)).__typename).toBe("RollbackCredentialRotationSuccess");
+    expect(await decryptCurrent()).toBe(oldSecret);
+    // Without a secret: the existing behaviour (a refresh), refused before authorization.
+    expect(await rotate({ id: credential.id })).toMatchObject({
+      __typename: "CredentialProviderError",
+    });
+  });
+
   it("needs credentials:write", async () => {
     const credential = await createCredential(app, {
       name: unique("scoped"),
