@@ -16,8 +16,9 @@ import {
 import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { Outbound } from "./lib/outbound.js";
+import type { Refresher } from "./modules/credentials/refresh.service.js";
+import type { CredentialRotation } from "./modules/credentials/rotation.service.js";
 import type { EventPruner } from "./modules/events/events.service.js";
-import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
 /** What a connect session (a `kpcs_` token) is limited to, on top of its environment. */
@@ -59,6 +60,8 @@ export interface Services {
   refresher: Refresher;
   /** Deletes credential events past EVENT_RETENTION_DAYS, in the background. */
   eventPruner: EventPruner;
+  /** Secret rotation and rollback; deletes expired previous secrets in the background. */
+  rotation: CredentialRotation;
   verifyJwt: JwtVerifier | null;
   /** The one path for outbound HTTP requests, with the address policy from OUTBOUND_ALLOW. */
   outbound: Outbound;

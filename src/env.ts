@@ -40,6 +40,10 @@ export type Config = {
     /** How often each instance prunes old events; 0 turns it off. */
     pruneIntervalMs: number;
   };
+  rotation: {
+    /** How often each instance deletes previous secrets whose overlap window closed; 0 off. */
+    sweepIntervalMs: number;
+  };
   outbound: {
     /** Host names and CIDRs that outbound requests may reach among non-public addresses. */
     allow: string[];
@@ -229,6 +233,7 @@ const schema = z.object({
       .min(0, "must be 0 (off) or more")
       .default(3_600_000),
   ),
+  ROTATION_SWEEP_INTERVAL: duration("5m", 1_000),
   OUTBOUND_ALLOW: z.string().optional(),
   MAX_REQUEST_BYTES: z.preprocess(
     emptyToUndefined,
@@ -328,6 +333,7 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
       retentionDays: values.EVENT_RETENTION_DAYS,
       pruneIntervalMs: values.EVENT_PRUNE_INTERVAL_MS,
     },
+    rotation: { sweepIntervalMs: values.ROTATION_SWEEP_INTERVAL },
     outbound: {
       // Unset: loopback outside production (local development and tests), nothing in production.
       allow:

@@ -24,9 +24,10 @@ import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { playgroundOptions, renderPlayground } from "./lib/playground.js";
 import { useRequestLimits } from "./lib/request-limits.js";
+import { handleOAuthCallback } from "./modules/authorization/authorization.routes.js";
+import { Refresher } from "./modules/credentials/refresh.service.js";
+import { CredentialRotation } from "./modules/credentials/rotation.service.js";
 import { EventPruner } from "./modules/events/events.service.js";
-import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
-import { Refresher } from "./modules/oauth/refresh.service.js";
 import { callerWatchOf } from "./modules/subscriptions/caller-watch.js";
 import { useGraphqlSse } from "./modules/subscriptions/graphql-sse.js";
 import { type BootstrapResult, bootstrap } from "./modules/workspaces/workspaces.service.js";
@@ -107,6 +108,10 @@ export async function createKeyport(
       intervalMs: config.events.pruneIntervalMs,
     },
   );
+  const rotation = new CredentialRotation(
+    { prisma: db.prisma, keyRing, logger, config, outbound, pubsub, refresher },
+    { sweepIntervalMs: config.rotation.sweepIntervalMs },
+  );
   const services: Services = {
     config,
     db,
@@ -115,6 +120,7 @@ export async function createKeyport(
     keyRing,
     refresher,
     eventPruner,
+    rotation,
     outbound,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
@@ -129,6 +135,7 @@ export async function createKeyport(
   const bootstrapResult = await bootstrap(db.prisma);
   refresher.startSweeper();
   eventPruner.start();
+  rotation.start();
 
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
@@ -288,6 +295,7 @@ export async function createKeyport(
     async close(options = {}) {
       refresher.stopSweeper();
       eventPruner.stop();
+      rotation.stop();
       await endSubscriptions();
       for (const socket of sockets) socket.close();
       await refresher.drain(options.drainMs ?? 0);

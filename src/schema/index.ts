@@ -11,11 +11,12 @@ import "../modules/api-keys/api-keys.mutations.js";
 import "../modules/credentials/credentials.types.js";
 import "../modules/credentials/credentials.queries.js";
 import "../modules/credentials/credentials.mutations.js";
+import "../modules/credentials/rotation.mutations.js";
 import "../modules/connectors/connectors.types.js";
 import "../modules/connectors/connectors.queries.js";
 import "../modules/connectors/connectors.mutations.js";
-import "../modules/oauth/oauth.types.js";
-import "../modules/oauth/oauth.mutations.js";
+import "../modules/history/history.types.js";
+import "../modules/authorization/authorization.mutations.js";
 import "../modules/subscriptions/subscriptions.js";
 import "../modules/connect-sessions/connect-sessions.types.js";
 

@@ -37,3 +37,34 @@ export class CredentialInUseError extends Error {
     );
   }
 }
+
+/**
+ * Another change to the credential (a concurrent rotation or rollback, or a token refresh)
+ * committed while this one was being prepared; nothing was changed by this request.
+ */
+export class CredentialConflictError extends Error {
+  override name = "CredentialConflictError";
+  constructor(
+    message = "The credential was changed by another request meanwhile; nothing was changed, retry.",
+  ) {
+    super(message);
+  }
+}
+
+export type RollbackUnavailableReason = "NO_PREVIOUS_SECRET" | "OVERLAP_EXPIRED";
+
+/** A rotation cannot be rolled back: none kept a previous secret, or its overlap window closed. */
+export class RotationRollbackUnavailableError extends Error {
+  override name = "RotationRollbackUnavailableError";
+  constructor(
+    readonly reason: RollbackUnavailableReason,
+    /** When the overlap window closed (OVERLAP_EXPIRED), if known. */
+    readonly expiredAt: Date | null,
+  ) {
+    super(
+      reason === "OVERLAP_EXPIRED"
+        ? `The previous secret is no longer kept: the rotation's overlap window closed${expiredAt ? ` at ${expiredAt.toISOString()}` : ""}.`
+        : "There is no previous secret to restore: the credential has not been rotated with an overlap, or the rotation was already rolled back.",
+    );
+  }
+}

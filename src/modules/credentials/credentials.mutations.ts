@@ -1,9 +1,9 @@
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder, workspaceWide } from "../../builder.js";
 import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
 import { rawIdOf } from "../common/ids.js";
-import { ConnectorRef, connectorGlobalId } from "../connectors/connectors.types.js";
 import {
   CredentialInUseError,
   CredentialNotUsableError,
@@ -14,7 +14,6 @@ import {
   createCredential,
   deleteCredential,
   rewrapSecrets,
-  rotateSecret,
   updateCredential,
 } from "./credentials.service.js";
 import {
@@ -438,7 +437,7 @@ const DeleteCredentialInput = builder.inputType("DeleteCredentialInput", {
   }),
 });
 
-const DeleteCredentialSuccess = builder
+export const DeleteCredentialSuccess = builder
   .objectRef<{ deletedCredentialId: string; detachedConnectors: { id: string }[] }>(
     "DeleteCredentialSuccess",
   )
@@ -451,13 +450,10 @@ const DeleteCredentialSuccess = builder
       }),
       detachedConnectorIds: t.idList({
         description: "Connectors that used the credential (force) and now need one.",
-        resolve: (result) => result.detachedConnectors.map((c) => connectorGlobalId(c.id)),
+        resolve: (result) =>
+          result.detachedConnectors.map((c) => encodeGlobalID("Connector", c.id)),
       }),
-      detachedConnectors: t.field({
-        type: [ConnectorRef],
-        description: "The same connectors, now NEEDS_CREDENTIAL.",
-        resolve: (result) => result.detachedConnectors as never,
-      }),
+      // detachedConnectors (the Connector objects) is added by the connectors module.
     }),
   });
 
@@ -489,62 +485,6 @@ builder.mutationField("deleteCredential", (t) =>
         { force: input.force ?? false },
       );
       return { deletedCredentialId: String(input.id), detachedConnectors };
-    },
-  }),
-);
-
-const RotateSecretInput = builder.inputType("RotateSecretInput", {
-  isOneOf: true,
-  description: "The new secret: password (BASIC), token (BEARER) or clientSecret (OAuth kinds).",
-  fields: (t) => ({
-    password: t.string({ description: "New password of a BASIC credential." }),
-    token: t.string({ description: "New token of a BEARER credential." }),
-    clientSecret: t.string({
-      description: "New client secret of an OAUTH2 or CLIENT_CREDENTIALS credential.",
-    }),
-  }),
-});
-
-const RotateCredentialInput = builder.inputType("RotateCredentialInput", {
-  description: "Which credential to rotate, and its new secret.",
-  fields: (t) => ({
-    id: t.id({ description: "The credential's global id.", required: true }),
-    secret: t.field({
-      type: RotateSecretInput,
-      description:
-        "Omit on OAUTH2 and CLIENT_CREDENTIALS credentials to fetch a new access token now.",
-    }),
-    overlapSeconds: t.int({
-      defaultValue: 0,
-      description: "Keep the previous secret this long for rollback (at most 7 days).",
-    }),
-  }),
-});
-
-builder.mutationField("rotateCredential", (t) =>
-  t.field({
-    description:
-      "Replaces a credential's secret (password, token or client secret) and verifies it where it can; without `secret`, OAuth kinds fetch or refresh their access token now. `overlapSeconds` keeps the previous secret for rollback. Returns ValidationError (wrong secret for the kind), NotFoundError or CredentialProviderError (the provider refused the new secret; nothing changed).",
-    type: CredentialSuccess("RotateCredentialSuccess"),
-    authScopes: { scope: "credentials:write" },
-    errors: {
-      types: [...commonErrors, CredentialProviderError],
-      union: {
-        description:
-          "The rotated credential, or ValidationError, NotFoundError or CredentialProviderError.",
-      },
-    },
-    args: {
-      input: t.arg({
-        description: "Which credential, the new secret, and how long the old one stays.",
-        type: RotateCredentialInput,
-        required: true,
-      }),
-    },
-    resolve: async (_root, { input }, context) => {
-      const id = credentialRawId(input.id, ["id"]);
-      const credential = await rotateSecret(serviceDeps(context), callerOf(context), id, input);
-      return { credential };
     },
   }),
 );

@@ -7,24 +7,9 @@ import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { redactToAllowlist } from "../../lib/redact.js";
-import {
-  basicUserIdProblem,
-  headerValueProblem,
-  isHeaderName,
-  textProblem,
-} from "../../lib/text.js";
+import { headerValueProblem, isHeaderName, textProblem } from "../../lib/text.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { withCredentialEvents } from "../oauth/history.js";
-import {
-  clientCredentialsParameters,
-  endpointsOrProviderError,
-  expiryFrom,
-  maxTokenAttempts,
-  refreshDecision,
-} from "../oauth/refresh.service.js";
-import { revokeOnDelete } from "../oauth/revoke.js";
-import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
 import { environmentForCaller } from "../workspaces/workspaces.service.js";
 import { findCredentialForUse } from "./acquire.repository.js";
 import {
@@ -32,22 +17,19 @@ import {
   CredentialNotUsableError,
   CredentialProviderError,
 } from "./credentials.errors.js";
-import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
-import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
-import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
+import { withCredentialEvents } from "./history.js";
 import {
   type AuthMaterial,
   type CredentialKind,
   type CredentialStatus,
-  headerSecretValue,
   multilineText,
-  secretValue,
   shortText,
   singleLine,
 } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
-import type { OAuth2Settings } from "./kinds/oauth2.js";
-import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
+import { maxTokenAttempts, refreshDecision } from "./refresh.service.js";
+import { revokeOnDelete } from "./revoke.js";
+import { encryptSecretRows, upsertSecretRows } from "./secret-rows.js";
 
 export type CredentialActor = Pick<
   Caller,
@@ -165,31 +147,11 @@ export async function createCredential(
 
   const id = uuidv7();
   let verifiedAt: Date | null = null;
-  if (definition.kind === "OAUTH2" && data.verify !== false) {
-    // With an issuer, its metadata is read now: a typo or an unreachable issuer is reported
-    // before anything is stored, and the endpoints it names are kept and shown.
-    const settings = creation.settings as OAuth2Settings;
-    if (settings.issuer) {
-      const endpoints = await endpointsOrProviderError(
-        deps.outbound,
-        settings,
-        deps.config.oauth.tokenRequestTimeoutMs,
-        // Both endpoints configured: the metadata only adds keys and flags, and may be absent.
-        { fresh: !(settings.authorizationUrl && settings.tokenUrl) },
-      );
-      creation.settings = { ...settings, discovered: endpoints.discovered };
-    }
-  }
-  if (definition.kind === "CLIENT_CREDENTIALS" && data.verify !== false) {
-    // A connection that cannot get a token is not saved; the caller gets the classified error.
-    const token = await fetchClientCredentialsToken(
-      deps,
-      creation.settings as ClientCredentialsSettings,
-      creation.secrets.clientSecret ?? null,
-    );
-    creation.secrets.accessToken = token.accessToken;
-    creation.expiresAt = expiryFrom(token);
-    verifiedAt = new Date();
+  if (definition.verify && data.verify !== false) {
+    // The kind's check before anything is stored; a failure throws the classified error.
+    const verified = await definition.verify(creation, providerContext(deps));
+    creation = verified.creation;
+    if (verified.verified) verifiedAt = new Date();
   }
   const secrets = await encryptSecretRows(
     deps.keyRing,
@@ -246,61 +208,13 @@ export async function createCredential(
   }
 }
 
-async function fetchClientCredentialsToken(
-  deps: Deps,
-  settings: ClientCredentialsSettings,
-  clientSecret: string | null,
-) {
-  try {
-    const { token } = await requestToken({
-      outbound: deps.outbound,
-      tokenUrl: settings.tokenUrl,
-      parameters: clientCredentialsParameters(settings),
-      client: {
-        clientId: settings.clientId,
-        clientSecret,
-        method: settings.tokenEndpointAuthMethod,
-      },
-      timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
-      maxAttempts: maxTokenAttempts,
-    });
-    return token;
-  } catch (error) {
-    if (error instanceof TokenEndpointError)
-      throw new CredentialProviderError(error.code, error.message);
-    throw error;
-  }
+function providerContext(deps: Deps) {
+  return {
+    outbound: deps.outbound,
+    timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+    maxAttempts: maxTokenAttempts,
+  };
 }
-
-async function findScoped(deps: Deps, caller: CredentialActor, id: string) {
-  const credential = await deps.prisma.credential.findFirst({
-    where: { id, ...credentialScope(caller) },
-  });
-  if (!credential) throw new NotFoundError("Credential");
-  return credential;
-}
-
-// Settings that may appear in audit entries; anything else (a future secret field included) is
-// redacted.
-const auditableSettings = [
-  "username",
-  "host",
-  "port",
-  "database",
-  "placement",
-  "headerName",
-  "scheme",
-  "queryParameter",
-  "clientId",
-  "issuer",
-  "authorizationUrl",
-  "tokenUrl",
-  "revocationUrl",
-  "scopes",
-  "usePkce",
-  "tokenEndpointAuthMethod",
-  "audience",
-];
 
 export async function updateCredential(
   deps: Deps,
@@ -429,11 +343,12 @@ async function updateOnce(
     ...(base.data.providerKey !== undefined ? { providerKey: base.data.providerKey } : {}),
     ...(base.data.externalUserId !== undefined ? { externalUserId: base.data.externalUserId } : {}),
     ...(settingsChanged ? { settings: settings as Prisma.InputJsonObject } : {}),
-    ...(existing.kind === "BEARER" && blockData.expiresAt !== undefined
+    ...(definition.expiresAtInInput && blockData.expiresAt !== undefined
       ? { expiresAt: blockData.expiresAt }
       : {}),
-    // The version fences out a refresh still in flight against the old endpoint.
-    ...(endpointChange ? { version: { increment: 1 } } : {}),
+    // The version fences out a refresh still in flight against the old endpoint; secrets a
+    // rotation kept for rollback were entered for the old endpoint, so no rollback is left.
+    ...(endpointChange ? { version: { increment: 1 }, previousSecretUntil: null } : {}),
     ...(tokensGone ? { expiresAt: null } : {}),
     ...(status !== null && status !== existing.status
       ? { status, statusReasonCode: null, statusReasonMessage: null }
@@ -449,7 +364,10 @@ async function updateOnce(
       if (count !== 1) return null;
       if (endpointChange) {
         await tx.credentialSecret.deleteMany({
-          where: { credentialId: existing.id, field: { in: discarded } },
+          where: {
+            credentialId: existing.id,
+            OR: [{ field: { in: discarded } }, { retainUntil: { not: null } }],
+          },
         });
         await upsertSecretRows(tx, existing.id, newSecrets);
         // Authorizations started against the old endpoints must not complete against new ones.
@@ -477,7 +395,9 @@ async function updateOnce(
             ),
             ...Object.keys(changes),
           ],
-          settings: redactToAllowlist(changes, auditableSettings) as Prisma.InputJsonObject,
+          settings: redactToAllowlist(changes, [
+            ...definition.auditableSettings,
+          ]) as Prisma.InputJsonObject,
           ...(endpointChange
             ? { changedEndpoints, secretsGiven: Object.keys(givenSecrets), discarded }
             : {}),
@@ -680,7 +600,8 @@ export async function acquireAuth(
     return row;
   };
   let credential = await load();
-  if (credential.kind === "OAUTH2" || credential.kind === "CLIENT_CREDENTIALS") {
+  const definition = kindDefinitions[credential.kind];
+  if (definition.tokenGrant) {
     if (refreshDecision(credential, minValiditySeconds).refresh) {
       try {
         await deps.refresher.ensureFresh(credential.id, minValiditySeconds);
@@ -698,7 +619,7 @@ export async function acquireAuth(
     }
   }
   const secrets: Record<string, string> = {};
-  const needed = secretsForAuth(credential.kind);
+  const needed = definition.authSecrets;
   const current = credential;
   await Promise.all(
     current.secrets
@@ -712,12 +633,6 @@ export async function acquireAuth(
   assertSendable(credential, secrets, material);
   recordUse(deps, caller, credential);
   return { ...material, expiresAt: credential.expiresAt };
-}
-
-function secretsForAuth(kind: CredentialKind): string[] {
-  if (kind === "BASIC") return ["password"];
-  if (kind === "BEARER") return ["token"];
-  return ["accessToken"];
 }
 
 function assertUsable(credential: {
@@ -750,32 +665,26 @@ function authMaterial(
   secrets: Record<string, string>,
   minValiditySeconds: number,
 ): AuthMaterial {
+  const definition = kindDefinitions[credential.kind];
   const expiresSoon =
     credential.expiresAt !== null &&
     credential.expiresAt.getTime() - Date.now() < minValiditySeconds * 1000;
-  if (credential.kind === "BASIC")
-    return basicAuthMaterial(settingsOf<BasicSettings>(credential), secrets);
-  if (expiresSoon) {
+  if (definition.expires && expiresSoon) {
     throw new CredentialNotUsableError(
       credential.status,
       { code: "INVALID_CREDENTIALS", message: "The token expires within the requested validity." },
       "The credential's token expires sooner than minValiditySeconds.",
     );
   }
-  if (credential.kind === "BEARER")
-    return bearerAuthMaterial(settingsOf<BearerSettings>(credential), secrets);
-  if (!secrets.accessToken) {
+  const material = definition.authMaterial(settingsOf(credential), secrets);
+  if (!material) {
     throw new CredentialNotUsableError(
       credential.status,
       null,
       "The credential has no access token yet.",
     );
   }
-  return {
-    headers: [{ name: "Authorization", value: `Bearer ${secrets.accessToken}` }],
-    queryParameters: [],
-    pathParameters: [],
-  };
+  return material;
 }
 
 function assertSendable(
@@ -783,14 +692,7 @@ function assertSendable(
   secrets: Record<string, string>,
   material: AuthMaterial,
 ) {
-  const problems: string[] = [];
-  if (credential.kind === "BASIC") {
-    // The header itself is base64; RFC 7617 rules apply to what it encodes.
-    const userProblem = basicUserIdProblem(settingsOf<BasicSettings>(credential).username);
-    if (userProblem) problems.push(`username ${userProblem}`);
-    const passwordProblem = textProblem(secrets.password ?? "");
-    if (passwordProblem) problems.push(`password ${passwordProblem}`);
-  }
+  const problems = kindDefinitions[credential.kind].sendProblems(settingsOf(credential), secrets);
   for (const header of material.headers) {
     if (!isHeaderName(header.name)) problems.push("header name is not a valid HTTP header name");
     const problem = headerValueProblem(header.value);
@@ -837,136 +739,6 @@ function recordUse(
     .catch((error: unknown) =>
       deps.logger.warn("could not record credential use", { credentialId: credential.id, error }),
     );
-}
-
-const rotateInput = z.object({
-  secret: z.record(z.string(), z.string().nullish()).nullish(),
-  overlapSeconds: z
-    .number()
-    .int("must be a whole number")
-    .min(0, "must not be negative")
-    .max(604_800, "must be at most 604800 (7 days)")
-    .nullish(),
-});
-
-/** Replaces a credential's secret; the previous value is kept for `overlapSeconds` for rollback. */
-export async function rotateSecret(
-  deps: Deps,
-  caller: CredentialActor,
-  id: string,
-  input: unknown,
-) {
-  // A connect session never reaches this (type rules); should it, nothing is there for it.
-  if (caller.connect) throw new NotFoundError("Credential");
-  const parsed = rotateInput.safeParse(input);
-  if (!parsed.success) throw new ValidationError(issuesToFieldErrors(parsed.error, []));
-  const existing = await findScoped(deps, caller, id);
-  const definition = kindDefinitions[existing.kind];
-  const given = Object.entries(parsed.data.secret ?? {}).filter(([, value]) => value != null);
-  if (
-    given.length === 0 &&
-    (existing.kind === "OAUTH2" || existing.kind === "CLIENT_CREDENTIALS")
-  ) {
-    // Without a new secret, rotating an OAuth credential means fetching a new token now: from
-    // DEGRADED or INVALID too, as long as a grant is left to use.
-    if (existing.status === "PENDING_AUTHORIZATION") {
-      throw new CredentialProviderError(
-        existing.statusReasonCode ?? "AUTHORIZATION_FAILED",
-        "The credential must be authorized before its token can be refreshed.",
-      );
-    }
-    const outcome = await deps.refresher.ensureFresh(existing.id, 0, true);
-    const refreshed = await findScoped(deps, caller, id);
-    if (outcome !== "refreshed" && refreshed.version === existing.version) {
-      throw new CredentialProviderError(
-        existing.kind === "OAUTH2" && existing.status === "INVALID"
-          ? (existing.statusReasonCode ?? "TOKEN_REFRESH_FAILED")
-          : "TOKEN_REFRESH_FAILED",
-        existing.kind === "OAUTH2"
-          ? "The credential has no refresh token left; authorize it again."
-          : "No new token was obtained.",
-      );
-    }
-    return refreshed;
-  }
-  if (given.length !== 1 || given[0]?.[0] !== definition.rotatableSecret) {
-    throw fieldError(
-      ["secret"],
-      `give exactly ${definition.rotatableSecret} for ${existing.kind} credentials`,
-    );
-  }
-  const [field, value] = given[0] as [string, string];
-  // A bearer token goes into a header as it is; the other secrets only need to be one clean line.
-  const checked = (field === "token" ? headerSecretValue : secretValue).safeParse(value);
-  if (!checked.success)
-    throw fieldError(["secret", field], checked.error.issues[0]?.message ?? "is not valid");
-
-  const overlapSeconds = parsed.data.overlapSeconds ?? 0;
-  const previousField = `${field}@previous`;
-  const current = await deps.prisma.credentialSecret.findUnique({
-    where: { credentialId_field: { credentialId: existing.id, field } },
-  });
-  const [next] = await encryptSecretRows(
-    deps.keyRing,
-    { workspaceId: existing.workspaceId, credentialId: existing.id },
-    {
-      [field]: value,
-    },
-  );
-  let previous: SecretRow | undefined;
-  if (current && overlapSeconds > 0) {
-    const plaintext = await decryptLogged(deps, existing.workspaceId, existing.id, current);
-    [previous] = await encryptSecretRows(
-      deps.keyRing,
-      { workspaceId: existing.workspaceId, credentialId: existing.id },
-      {
-        [previousField]: plaintext,
-      },
-    );
-  }
-  if (!next) throw new Error("encryption produced no secret");
-  return withCredentialEvents(deps, async (tx, record) => {
-    await tx.credentialSecret.deleteMany({
-      where: { credentialId: existing.id, field: { in: [field, previousField] } },
-    });
-    await tx.credentialSecret.create({ data: { ...next, credentialId: existing.id } });
-    if (previous) {
-      await tx.credentialSecret.create({
-        data: {
-          ...previous,
-          credentialId: existing.id,
-          retainUntil: new Date(Date.now() + overlapSeconds * 1000),
-        },
-      });
-    }
-    // A new password, token or client credentials secret clears a failure it may have caused.
-    const reactivate = existing.kind !== "OAUTH2" && existing.status !== "ACTIVE";
-    const credential = await tx.credential.update({
-      where: { id: existing.id },
-      data: {
-        version: { increment: 1 },
-        ...(reactivate
-          ? { status: "ACTIVE", statusReasonCode: null, statusReasonMessage: null }
-          : {}),
-      },
-    });
-    await recordAudit(tx, {
-      workspaceId: existing.workspaceId,
-      actor: caller.actor,
-      action: "credential.rotate",
-      objectType: "Credential",
-      objectId: existing.id,
-      metadata: { field, previousKeptSeconds: previous ? overlapSeconds : 0 },
-    });
-    await record({
-      workspaceId: existing.workspaceId,
-      environmentId: existing.environmentId,
-      credentialId: existing.id,
-      type: "ROTATED",
-      status: credential.status,
-    });
-    return credential;
-  });
 }
 
 export type RewrapResult = { rewrapped: number; remaining: number; activeKeyId: string };

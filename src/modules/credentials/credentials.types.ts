@@ -329,6 +329,17 @@ export const CredentialBaseRef = builder.prismaInterface("Credential", {
       type: "DateTime",
       nullable: true,
     }),
+    previousSecretExpiresAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "During a rotation's overlap window, when the replaced secret stops being kept for rollbackCredentialRotation; null outside a window. The new secret is the one in use meanwhile.",
+      select: { previousSecretUntil: true },
+      resolve: (credential) =>
+        credential.previousSecretUntil && credential.previousSecretUntil > new Date()
+          ? credential.previousSecretUntil
+          : null,
+    }),
   }),
 });
 

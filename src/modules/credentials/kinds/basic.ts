@@ -1,5 +1,6 @@
 // Username and password: HTTP Basic auth, or a login for a database or SMTP server.
 import { z } from "zod";
+import { basicUserIdProblem, textProblem } from "../../../lib/text.js";
 import type { AuthMaterial, KindCreation, SecretEndpoints } from "./common.js";
 import { basicUsername, secretValue, shortText } from "./common.js";
 
@@ -68,4 +69,19 @@ export function basicAuthMaterial(
     queryParameters: [],
     pathParameters: [],
   };
+}
+
+export const basicAuditableSettings = ["username", "host", "port", "database"] as const;
+
+/** The header itself is base64; RFC 7617 rules apply to what it encodes. */
+export function basicSendProblems(
+  settings: BasicSettings,
+  secrets: Record<string, string>,
+): string[] {
+  const problems: string[] = [];
+  const userProblem = basicUserIdProblem(settings.username);
+  if (userProblem) problems.push(`username ${userProblem}`);
+  const passwordProblem = textProblem(secrets.password ?? "");
+  if (passwordProblem) problems.push(`password ${passwordProblem}`);
+  return problems;
 }

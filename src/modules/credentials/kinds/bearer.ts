@@ -137,3 +137,10 @@ export function bearerAuthMaterial(
   }
   return material;
 }
+
+export const bearerAuditableSettings = [
+  "placement",
+  "headerName",
+  "scheme",
+  "queryParameter",
+] as const;

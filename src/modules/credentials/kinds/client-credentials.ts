@@ -1,13 +1,20 @@
 // OAuth 2.0 client credentials: a machine-to-machine connection whose access token keyport
 // fetches and caches.
 import { z } from "zod";
+import { requestToken, TokenEndpointError } from "../../oauth/token-client.js";
+import { CredentialProviderError } from "../credentials.errors.js";
+import { expiryFrom } from "../token-store.js";
 import type {
   KindCreation,
+  ProviderContext,
   SecretEndpoints,
   TokenEndpointAuthMethod,
+  TokenGrant,
   ValidationContext,
+  Verified,
 } from "./common.js";
 import {
+  clientAuthOf,
   scopeList,
   secretValue,
   shortText,
@@ -66,3 +73,77 @@ export function createClientCredentials(
     expiresAt: null,
   };
 }
+
+export function clientCredentialsParameters(
+  settings: ClientCredentialsSettings,
+): Record<string, string> {
+  return {
+    grant_type: "client_credentials",
+    ...(settings.scopes.length > 0 ? { scope: settings.scopes.join(" ") } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+  };
+}
+
+/** The client credentials grant (RFC 6749 §4.4): the client credentials are the grant. */
+export const clientCredentialsTokenGrant: TokenGrant<ClientCredentialsSettings> = {
+  action: "client_credentials",
+  secrets: ["clientSecret"],
+  canRefresh: () => true,
+  async obtain(settings, secrets, context) {
+    const { token, attempts } = await requestToken(
+      {
+        outbound: context.outbound,
+        tokenUrl: settings.tokenUrl,
+        parameters: clientCredentialsParameters(settings),
+        client: clientAuthOf(settings, secrets.clientSecret ?? null),
+        timeoutMs: context.timeoutMs,
+        maxAttempts: context.maxAttempts,
+      },
+      context.sleep ? { sleep: context.sleep } : {},
+    );
+    return {
+      secrets: { accessToken: token.accessToken },
+      expiresAt: expiryFrom(token),
+      attempts,
+      updated: ["accessToken", ...(token.expiresIn ? ["expiresAt"] : [])],
+    };
+  },
+  dropOnRevokedGrant: [],
+  keepAlive: false,
+  sweepWhere: { kind: "CLIENT_CREDENTIALS" },
+};
+
+/** Verify on create: a connection that cannot get a token is not saved; the caller gets the
+ * classified error. The token it got is kept. */
+export async function verifyClientCredentials(
+  creation: KindCreation<ClientCredentialsSettings>,
+  context: ProviderContext,
+): Promise<Verified<ClientCredentialsSettings>> {
+  try {
+    const token = await clientCredentialsTokenGrant.obtain(
+      creation.settings,
+      creation.secrets,
+      context,
+    );
+    return {
+      creation: {
+        ...creation,
+        secrets: { ...creation.secrets, ...token.secrets },
+        expiresAt: token.expiresAt,
+      },
+      verified: true,
+    };
+  } catch (error) {
+    if (error instanceof TokenEndpointError)
+      throw new CredentialProviderError(error.code, error.message);
+    throw error;
+  }
+}
+
+export const clientCredentialsAuditableSettings = [
+  "clientId",
+  "tokenUrl",
+  "scopes",
+  "tokenEndpointAuthMethod",
+  "audience",
+] as const;
