@@ -23,6 +23,8 @@ import { activeKeyDecrypts, checkKeyRing } from "./lib/key-check.js";
 import { createLogger, type LogSink } from "./lib/logger.js";
 import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { useRequestLimits } from "./lib/request-limits.js";
+import { type Catalog, loadCatalog } from "./modules/catalog/catalog.js";
+import { IdleVerifier } from "./modules/credentials/verification.service.js";
 import { EventPruner } from "./modules/events/events.service.js";
 import { handleOAuthCallback } from "./modules/oauth/oauth.routes.js";
 import { Refresher } from "./modules/oauth/refresh.service.js";
@@ -42,6 +44,8 @@ export type KeyportOptions = {
   /** Use this event bus instead of one built from the configuration (instances in one process
    * share one, as instances on one Redis do). */
   pubsub?: PubSub;
+  /** Use this provider catalog instead of loading the shipped one and PROVIDERS_DIR. */
+  catalog?: Catalog;
 };
 
 export type Keyport = {
@@ -58,6 +62,8 @@ export async function createKeyport(
   options: KeyportOptions = {},
 ): Promise<Keyport> {
   const logger = createLogger(config.logLevel, options.logSink);
+  // A broken catalog file stops the start before anything is opened.
+  const catalog = options.catalog ?? loadCatalog({ providersDir: config.providers.dir });
   const db =
     options.database ??
     (await openDatabase(
@@ -86,6 +92,17 @@ export async function createKeyport(
     config,
     outbound,
     pubsub,
+    catalog,
+  });
+  const idleVerifier = new IdleVerifier({
+    prisma: db.prisma,
+    keyRing,
+    logger,
+    config,
+    outbound,
+    pubsub,
+    catalog,
+    refresher,
   });
   const eventPruner = new EventPruner(
     { prisma: db.prisma, logger },
@@ -103,6 +120,8 @@ export async function createKeyport(
     refresher,
     eventPruner,
     outbound,
+    catalog,
+    idleVerifier,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
       jwksUrl: config.auth.jwksUrl,
@@ -116,6 +135,7 @@ export async function createKeyport(
   const bootstrapResult = await bootstrap(db.prisma);
   refresher.startSweeper();
   eventPruner.start();
+  idleVerifier.start();
 
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
@@ -248,6 +268,7 @@ export async function createKeyport(
     },
     async close() {
       refresher.stopSweeper();
+      idleVerifier.stop();
       callerWatchOf(services).endAll();
       eventPruner.stop();
       for (const socket of sockets) socket.close();

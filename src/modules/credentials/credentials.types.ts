@@ -4,6 +4,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder } from "../../builder.js";
 import { type Context, callerOf, serviceDepsOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
+import { ProviderRef } from "../catalog/catalog.refs.js";
 import { ErrorInterface } from "../common/errors.types.js";
 import { tryDecodeId } from "../common/ids.js";
 import { registerNodeLoader } from "../common/nodes.js";
@@ -183,6 +184,20 @@ export const CredentialBaseRef = builder.prismaInterface("Credential", {
     }),
     environment: t.relation("environment"),
     providerKey: t.exposeString("providerKey", { nullable: true }),
+    provider: t.field({
+      type: ProviderRef,
+      nullable: true,
+      description:
+        "The catalog entry of providerKey; null without a providerKey or when the catalog has no such provider.",
+      select: { providerKey: true },
+      resolve: (credential, _args, context) => context.services.catalog.get(credential.providerKey),
+    }),
+    connectionConfig: t.field({
+      type: "JSON",
+      description: "The provider's connection variables for this credential (`subdomain`).",
+      select: { connectionConfig: true },
+      resolve: (credential) => credential.connectionConfig ?? {},
+    }),
     externalUserId: t.exposeString("externalUserId", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
