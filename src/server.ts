@@ -3,6 +3,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openDatabase } from "./db.js";
 import { type Config, ConfigError, parseEnv } from "./env.js";
+import { loadCatalog } from "./modules/catalog/catalog.js";
 import { createKeyport } from "./yoga.js";
 
 async function prepare(config: Config) {
@@ -37,8 +38,10 @@ async function prepare(config: Config) {
 
 async function main() {
   const config = parseEnv(process.env);
+  // The provider catalog is checked before the database is touched: a broken file stops here.
+  const catalog = loadCatalog({ providersDir: config.providers.dir });
   const database = await prepare(config);
-  const keyport = await createKeyport(config, { database });
+  const keyport = await createKeyport(config, { database, catalog });
   const log = keyport.services.logger;
   if (keyport.bootstrap.created) {
     const keyFile = path.join(config.dataDir, "admin-api-key");

@@ -27,6 +27,7 @@ import {
   TokenPlacementEnum,
 } from "./credentials.types.js";
 import type { CredentialKind } from "./kinds/common.js";
+import { CredentialVerificationError } from "./verification.service.js";
 
 // Input fields that may span lines; every other string input is refused with CR or LF.
 const multiline = { multiline: true };
@@ -126,13 +127,22 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
     environmentId: t.id({
       description: "Required unless your API key is limited to one environment.",
     }),
-    providerKey: t.string(),
+    providerKey: t.string({
+      description:
+        "A provider from the catalog (see `providers`): keyport fills in what the kind input leaves out (endpoints, scopes, PKCE, placement) and checks the given fields against the provider's form. Keys not in the catalog are kept as a plain label.",
+    }),
+    connectionConfig: t.field({
+      type: "JSON",
+      description:
+        'The provider\'s connection variables, e.g. {"subdomain": "acme"} (see `Provider.connectionVariables`).',
+    }),
     externalUserId: t.string({
       description: "Your own id of the user this credential belongs to.",
     }),
     verify: t.boolean({
       defaultValue: true,
-      description: "Check the credential with its provider first.",
+      description:
+        "Check the credential with its provider before storing it: the catalog's verify request (BASIC, BEARER), a token request (CLIENT_CREDENTIALS) or the issuer's metadata (OAUTH2 with an issuer). A failure stores nothing and returns CredentialVerificationError.",
     }),
     basic: t.field({ type: BasicCredentialInput }),
     bearer: t.field({ type: BearerCredentialInput }),
@@ -163,7 +173,7 @@ builder.mutationField("createCredential", (t) =>
   t.field({
     type: CredentialSuccess("CreateCredentialSuccess"),
     authScopes: { scope: "credentials:write" },
-    errors: { types: [...commonErrors, CredentialProviderError] },
+    errors: { types: [...commonErrors, CredentialProviderError, CredentialVerificationError] },
     args: { input: t.arg({ type: CreateCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const environmentId = input.environmentId
