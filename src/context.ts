@@ -14,9 +14,9 @@ import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { Outbound } from "./lib/outbound.js";
 import type { Catalog } from "./modules/catalog/catalog.js";
+import type { Refresher } from "./modules/credentials/refresh.service.js";
 import type { IdleVerifier } from "./modules/credentials/verification.service.js";
 import type { EventPruner } from "./modules/events/events.service.js";
-import type { Refresher } from "./modules/oauth/refresh.service.js";
 import type { PubSub } from "./pubsub.js";
 
 export type Caller = {

@@ -17,8 +17,8 @@ import "../modules/providers/providers.mutations.js";
 import "../modules/connectors/connectors.types.js";
 import "../modules/connectors/connectors.queries.js";
 import "../modules/connectors/connectors.mutations.js";
-import "../modules/oauth/oauth.types.js";
-import "../modules/oauth/oauth.mutations.js";
+import "../modules/history/history.types.js";
+import "../modules/authorization/authorization.mutations.js";
 import "../modules/subscriptions/subscriptions.js";
 
 builder.queryType({});

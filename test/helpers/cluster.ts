@@ -10,7 +10,7 @@ import path from "node:path";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type ExecutionResult, print } from "graphql";
 import type { Database } from "../../src/db.js";
-import type { Refresher } from "../../src/modules/oauth/refresh.service.js";
+import type { Refresher } from "../../src/modules/credentials/refresh.service.js";
 import { createMemoryPubSub } from "../../src/pubsub.js";
 import { createKeyport, type Keyport } from "../../src/yoga.js";
 import { createTestDatabase, testConfig, testEncryptionKeys } from "./app.js";

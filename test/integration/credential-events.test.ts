@@ -6,12 +6,12 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEnv } from "../../src/env.js";
 import { createLogger } from "../../src/lib/logger.js";
+import { withCredentialEvents } from "../../src/modules/credentials/history.js";
 import {
   type CredentialEventRecord,
   parseEventId,
   publishCredentialEvents,
 } from "../../src/modules/events/events.service.js";
-import { withCredentialEvents } from "../../src/modules/oauth/history.js";
 import { createRedisPubSub } from "../../src/pubsub.js";
 import { graphql } from "../generated/index.js";
 import { dataOf, startTestApp, type TestApp } from "../helpers/app.js";

@@ -5,7 +5,7 @@ import type { Server } from "node:http";
 import { createClient } from "graphql-sse";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { serviceDepsOf } from "../../src/context.js";
-import { withCredentialEvents } from "../../src/modules/oauth/history.js";
+import { withCredentialEvents } from "../../src/modules/credentials/history.js";
 import { dataOf, startTestApp, type TestApp } from "../helpers/app.js";
 import { ConnectorQuery, CreateConnectorIdOnlyMutation } from "../helpers/connector-documents.js";
 import { createCredential, createKey, environmentIds } from "../helpers/credentials.js";

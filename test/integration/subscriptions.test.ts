@@ -7,7 +7,7 @@ import net from "node:net";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceDepsOf } from "../../src/context.js";
-import { withCredentialEvents } from "../../src/modules/oauth/history.js";
+import { withCredentialEvents } from "../../src/modules/credentials/history.js";
 import { callerWatchOf } from "../../src/modules/subscriptions/caller-watch.js";
 import { dataOf, startTestApp, type TestApp } from "../helpers/app.js";
 import { CreateConnectorIdOnlyMutation } from "../helpers/connector-documents.js";

@@ -7,24 +7,20 @@ const at = (offsetMs: number) => new Date(now.getTime() + offsetMs);
 const boundary = minValiditySeconds * 1000;
 
 const active: RefreshState = {
-  kind: "OAUTH2",
   status: "ACTIVE",
   hasAccessToken: true,
-  hasRefreshToken: true,
+  canRefresh: true,
   expiresAt: at(3_600_000),
 };
 
 type Row = [string, Partial<RefreshState>, boolean, string];
 
+// Whether a credential can refresh (a refresh token, client credentials, a refresh request) is
+// its kind's decision; here it is given.
 const cases: Row[] = [
   // Not usable: never refreshed, whatever else holds.
   ["INVALID", { status: "INVALID", expiresAt: at(-1) }, false, "not-usable"],
-  [
-    "INVALID client credentials",
-    { kind: "CLIENT_CREDENTIALS", status: "INVALID", hasAccessToken: false },
-    false,
-    "not-usable",
-  ],
+  ["INVALID without a token", { status: "INVALID", hasAccessToken: false }, false, "not-usable"],
   [
     "PENDING_AUTHORIZATION",
     { status: "PENDING_AUTHORIZATION", hasAccessToken: false },
@@ -33,120 +29,38 @@ const cases: Row[] = [
   ],
 
   // Missing access token.
+  ["no token, refreshable", { hasAccessToken: false, expiresAt: null }, true, "missing-token"],
   [
-    "client credentials without a token",
-    { kind: "CLIENT_CREDENTIALS", hasAccessToken: false, hasRefreshToken: false, expiresAt: null },
-    true,
-    "missing-token",
-  ],
-  [
-    "OAuth2 without an access token but with a refresh token",
-    { hasAccessToken: false, expiresAt: null },
-    true,
-    "missing-token",
-  ],
-  [
-    "OAuth2 with neither token",
-    { hasAccessToken: false, hasRefreshToken: false, expiresAt: null },
+    "no token, not refreshable",
+    { hasAccessToken: false, canRefresh: false, expiresAt: null },
     false,
     "not-refreshable",
   ],
-
-  // OAuth2.
-  ["OAuth2 fresh", {}, false, "fresh"],
-  ["OAuth2 at exactly the boundary", { expiresAt: at(boundary) }, false, "fresh"],
-  ["OAuth2 1 ms inside the boundary", { expiresAt: at(boundary - 1) }, true, "expiring"],
-  ["OAuth2 already expired", { expiresAt: at(-1_000) }, true, "expiring"],
   [
-    "OAuth2 expiring without a refresh token",
-    { hasRefreshToken: false, expiresAt: at(boundary - 1) },
-    false,
-    "not-refreshable",
-  ],
-  ["OAuth2 fresh without a refresh token", { hasRefreshToken: false }, false, "fresh"],
-  ["OAuth2 with an unknown lifetime", { expiresAt: null }, false, "fresh"],
-  [
-    "DEGRADED OAuth2 expiring",
-    { status: "DEGRADED", expiresAt: at(boundary - 1) },
-    true,
-    "expiring",
-  ],
-  ["DEGRADED OAuth2 fresh", { status: "DEGRADED" }, false, "fresh"],
-
-  // Client credentials.
-  [
-    "client credentials expiring",
-    { kind: "CLIENT_CREDENTIALS", hasRefreshToken: false, expiresAt: at(boundary - 1) },
-    true,
-    "expiring",
-  ],
-  [
-    "client credentials at the boundary",
-    { kind: "CLIENT_CREDENTIALS", hasRefreshToken: false, expiresAt: at(boundary) },
-    false,
-    "fresh",
-  ],
-  [
-    "client credentials with an unknown lifetime",
-    { kind: "CLIENT_CREDENTIALS", hasRefreshToken: false, expiresAt: null },
-    false,
-    "fresh",
-  ],
-  [
-    "DEGRADED client credentials without a token",
-    { kind: "CLIENT_CREDENTIALS", status: "DEGRADED", hasAccessToken: false },
+    "DEGRADED without a token",
+    { status: "DEGRADED", hasAccessToken: false },
     true,
     "missing-token",
   ],
 
-  // Bearer: refreshable only with a refresh request and a refresh token.
+  // Expiry.
+  ["fresh", {}, false, "fresh"],
+  ["at exactly the boundary", { expiresAt: at(boundary) }, false, "fresh"],
+  ["1 ms inside the boundary", { expiresAt: at(boundary - 1) }, true, "expiring"],
+  ["already expired", { expiresAt: at(-1_000) }, true, "expiring"],
   [
-    "bearer with a refresh request, expiring",
-    { kind: "BEARER", hasRefreshRequest: true, expiresAt: at(boundary - 1) },
-    true,
-    "expiring",
-  ],
-  [
-    "bearer with a refresh request, at the boundary",
-    { kind: "BEARER", hasRefreshRequest: true, expiresAt: at(boundary) },
-    false,
-    "fresh",
-  ],
-  [
-    "bearer without a refresh request, expiring",
-    { kind: "BEARER", expiresAt: at(boundary - 1) },
+    "expiring, not refreshable",
+    { canRefresh: false, expiresAt: at(boundary - 1) },
     false,
     "not-refreshable",
   ],
-  [
-    "bearer with hasRefreshRequest false, expiring",
-    { kind: "BEARER", hasRefreshRequest: false, expiresAt: at(-1) },
-    false,
-    "not-refreshable",
-  ],
-  [
-    "bearer with a refresh request but no refresh token",
-    {
-      kind: "BEARER",
-      hasRefreshRequest: true,
-      hasRefreshToken: false,
-      expiresAt: at(boundary - 1),
-    },
-    false,
-    "not-refreshable",
-  ],
-  [
-    "bearer without a refresh request, fresh",
-    { kind: "BEARER", hasRefreshToken: false },
-    false,
-    "fresh",
-  ],
-  [
-    "bearer with an unknown lifetime",
-    { kind: "BEARER", hasRefreshToken: false, expiresAt: null },
-    false,
-    "fresh",
-  ],
+  ["expired, not refreshable", { canRefresh: false, expiresAt: at(-1) }, false, "not-refreshable"],
+  ["fresh, not refreshable", { canRefresh: false }, false, "fresh"],
+  ["unknown lifetime", { expiresAt: null }, false, "fresh"],
+  ["unknown lifetime, not refreshable", { canRefresh: false, expiresAt: null }, false, "fresh"],
+  ["DEGRADED expiring", { status: "DEGRADED", expiresAt: at(boundary - 1) }, true, "expiring"],
+  ["DEGRADED fresh", { status: "DEGRADED" }, false, "fresh"],
+  ["invalid date counts as expiring", { expiresAt: new Date(Number.NaN) }, true, "expiring"],
 ];
 
 describe("shouldRefresh", () => {

@@ -5,6 +5,7 @@ import { builder } from "../../builder.js";
 import { ErrorInterface } from "../common/errors.types.js";
 import { registerNodeLoader } from "../common/nodes.js";
 import { CredentialInUseError } from "../credentials/credentials.errors.js";
+import { DeleteCredentialSuccess } from "../credentials/credentials.mutations.js";
 import { CredentialBaseRef, credentialGlobalId } from "../credentials/credentials.types.js";
 import { connectorScope } from "./connectors.service.js";
 
@@ -103,3 +104,11 @@ builder.objectType(CredentialInUseError, {
     }),
   }),
 });
+
+builder.objectField(DeleteCredentialSuccess, "detachedConnectors", (t) =>
+  t.field({
+    type: [ConnectorRef],
+    description: "The same connectors, now NEEDS_CREDENTIAL; needs connectors:read.",
+    resolve: (result) => result.detachedConnectors as never,
+  }),
+);

@@ -37,3 +37,20 @@ export class CredentialInUseError extends Error {
     );
   }
 }
+
+/** The provider's dry call failed; `code` classifies why (on create, nothing was stored). */
+export class CredentialVerificationError extends Error {
+  override name = "CredentialVerificationError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** The credential's provider offers no dry call for it (no verify request in the catalog). */
+export class CredentialNotVerifiableError extends Error {
+  override name = "CredentialNotVerifiableError";
+}

@@ -1,9 +1,9 @@
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder, workspaceWide } from "../../builder.js";
 import { callerOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
 import { commonErrors } from "../common/errors.types.js";
 import { rawIdOf } from "../common/ids.js";
-import { ConnectorRef, connectorGlobalId } from "../connectors/connectors.types.js";
 import {
   CredentialInUseError,
   CredentialNotUsableError,
@@ -285,7 +285,7 @@ const DeleteCredentialInput = builder.inputType("DeleteCredentialInput", {
   }),
 });
 
-const DeleteCredentialSuccess = builder
+export const DeleteCredentialSuccess = builder
   .objectRef<{ deletedCredentialId: string; detachedConnectors: { id: string }[] }>(
     "DeleteCredentialSuccess",
   )
@@ -295,13 +295,10 @@ const DeleteCredentialSuccess = builder
       deletedCredentialId: t.exposeID("deletedCredentialId"),
       detachedConnectorIds: t.idList({
         description: "Connectors that used the credential (force) and now need one.",
-        resolve: (result) => result.detachedConnectors.map((c) => connectorGlobalId(c.id)),
+        resolve: (result) =>
+          result.detachedConnectors.map((c) => encodeGlobalID("Connector", c.id)),
       }),
-      detachedConnectors: t.field({
-        type: [ConnectorRef],
-        description: "The same connectors, now NEEDS_CREDENTIAL; needs connectors:read.",
-        resolve: (result) => result.detachedConnectors as never,
-      }),
+      // detachedConnectors (the Connector objects) is added by the connectors module.
     }),
   });
 

@@ -7,24 +7,9 @@ import { isUniqueViolation } from "../../lib/db-errors.js";
 import { type FieldError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { uuidv7 } from "../../lib/ids.js";
 import { redactToAllowlist } from "../../lib/redact.js";
-import {
-  basicUserIdProblem,
-  headerValueProblem,
-  isHeaderName,
-  textProblem,
-} from "../../lib/text.js";
+import { headerValueProblem, isHeaderName, textProblem } from "../../lib/text.js";
 import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { withCredentialEvents } from "../oauth/history.js";
-import {
-  clientCredentialsParameters,
-  endpointsOrProviderError,
-  expiryFrom,
-  maxTokenAttempts,
-  refreshDecision,
-} from "../oauth/refresh.service.js";
-import { revokeOnDelete } from "../oauth/revoke.js";
-import { requestToken, TokenEndpointError } from "../oauth/token-client.js";
 import { environmentForCaller } from "../workspaces/workspaces.service.js";
 import { findCredentialForUse } from "./acquire.repository.js";
 import {
@@ -32,9 +17,7 @@ import {
   CredentialNotUsableError,
   CredentialProviderError,
 } from "./credentials.errors.js";
-import { type BasicSettings, basicAuthMaterial } from "./kinds/basic.js";
-import { type BearerSettings, bearerAuthMaterial } from "./kinds/bearer.js";
-import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
+import { withCredentialEvents } from "./history.js";
 import {
   type AuthMaterial,
   type CredentialKind,
@@ -46,7 +29,9 @@ import {
   singleLine,
 } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
-import type { OAuth2Settings } from "./kinds/oauth2.js";
+import { providerInput } from "./provider-input.js";
+import { maxTokenAttempts, refreshDecision } from "./refresh.service.js";
+import { revokeOnDelete } from "./revoke.js";
 import { encryptSecretRows, type SecretRow, upsertSecretRows } from "./secret-rows.js";
 
 export type CredentialActor = Pick<Caller, "workspaceId" | "environmentId" | "actor" | "scopes">;
@@ -106,10 +91,13 @@ export type CreateCredentialRequest = Record<string, unknown> & { environmentId?
 export async function createCredential(
   deps: Deps,
   caller: CredentialActor,
-  input: CreateCredentialRequest,
+  request: CreateCredentialRequest,
 ) {
   const context = { production: deps.config.production, outbound: deps.outbound };
-  const errors: FieldError[] = [];
+  // With a catalog provider, the kind block is completed from its entry and checked against it.
+  const provider = providerInput(deps.catalog, request);
+  const input = provider.input;
+  const errors: FieldError[] = [...provider.errors];
   const base = createBase.safeParse(input);
   if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));
   const definition = chooseKind(input);
@@ -129,31 +117,15 @@ export async function createCredential(
 
   const id = uuidv7();
   let verifiedAt: Date | null = null;
-  if (definition.kind === "OAUTH2" && data.verify !== false) {
-    // With an issuer, its metadata is read now: a typo or an unreachable issuer is reported
-    // before anything is stored, and the endpoints it names are kept and shown.
-    const settings = creation.settings as OAuth2Settings;
-    if (settings.issuer) {
-      const endpoints = await endpointsOrProviderError(
-        deps.outbound,
-        settings,
-        deps.config.oauth.tokenRequestTimeoutMs,
-        // Both endpoints configured: the metadata only adds keys and flags, and may be absent.
-        { fresh: !(settings.authorizationUrl && settings.tokenUrl) },
-      );
-      creation.settings = { ...settings, discovered: endpoints.discovered };
-    }
-  }
-  if (definition.kind === "CLIENT_CREDENTIALS" && data.verify !== false) {
-    // A connection that cannot get a token is not saved; the caller gets the classified error.
-    const token = await fetchClientCredentialsToken(
-      deps,
-      creation.settings as ClientCredentialsSettings,
-      creation.secrets.clientSecret ?? null,
-    );
-    creation.secrets.accessToken = token.accessToken;
-    creation.expiresAt = expiryFrom(token);
-    verifiedAt = new Date();
+  if (definition.verify && data.verify !== false) {
+    // The kind's check before anything is stored; a failure throws the classified error.
+    const entry = deps.catalog.get(data.providerKey);
+    const verified = await definition.verify(creation, {
+      ...providerContext(deps),
+      provider: entry ? { entry, connectionConfig: provider.connectionConfig } : null,
+    });
+    creation = verified.creation;
+    if (verified.verified) verifiedAt = new Date();
   }
   const secrets = await encryptSecretRows(
     deps.keyRing,
@@ -171,6 +143,7 @@ export async function createCredential(
           name: data.name,
           description: data.description ?? null,
           providerKey: data.providerKey ?? null,
+          connectionConfig: provider.connectionConfig,
           externalUserId: data.externalUserId ?? null,
           status: creation.status,
           settings: creation.settings as Prisma.InputJsonObject,
@@ -210,30 +183,12 @@ export async function createCredential(
   }
 }
 
-async function fetchClientCredentialsToken(
-  deps: Deps,
-  settings: ClientCredentialsSettings,
-  clientSecret: string | null,
-) {
-  try {
-    const { token } = await requestToken({
-      outbound: deps.outbound,
-      tokenUrl: settings.tokenUrl,
-      parameters: clientCredentialsParameters(settings),
-      client: {
-        clientId: settings.clientId,
-        clientSecret,
-        method: settings.tokenEndpointAuthMethod,
-      },
-      timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
-      maxAttempts: maxTokenAttempts,
-    });
-    return token;
-  } catch (error) {
-    if (error instanceof TokenEndpointError)
-      throw new CredentialProviderError(error.code, error.message);
-    throw error;
-  }
+function providerContext(deps: Deps) {
+  return {
+    outbound: deps.outbound,
+    timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+    maxAttempts: maxTokenAttempts,
+  };
 }
 
 async function findScoped(deps: Deps, caller: CredentialActor, id: string) {
@@ -243,28 +198,6 @@ async function findScoped(deps: Deps, caller: CredentialActor, id: string) {
   if (!credential) throw new NotFoundError("Credential");
   return credential;
 }
-
-// Settings that may appear in audit entries; anything else (a future secret field included) is
-// redacted.
-const auditableSettings = [
-  "username",
-  "host",
-  "port",
-  "database",
-  "placement",
-  "headerName",
-  "scheme",
-  "queryParameter",
-  "clientId",
-  "issuer",
-  "authorizationUrl",
-  "tokenUrl",
-  "revocationUrl",
-  "scopes",
-  "usePkce",
-  "tokenEndpointAuthMethod",
-  "audience",
-];
 
 export async function updateCredential(
   deps: Deps,
@@ -391,7 +324,7 @@ async function updateOnce(
     ...(base.data.providerKey !== undefined ? { providerKey: base.data.providerKey } : {}),
     ...(base.data.externalUserId !== undefined ? { externalUserId: base.data.externalUserId } : {}),
     ...(settingsChanged ? { settings: settings as Prisma.InputJsonObject } : {}),
-    ...(existing.kind === "BEARER" && blockData.expiresAt !== undefined
+    ...(definition.expiresAtInInput && blockData.expiresAt !== undefined
       ? { expiresAt: blockData.expiresAt }
       : {}),
     // The version fences out a refresh still in flight against the old endpoint.
@@ -439,7 +372,9 @@ async function updateOnce(
             ),
             ...Object.keys(changes),
           ],
-          settings: redactToAllowlist(changes, auditableSettings) as Prisma.InputJsonObject,
+          settings: redactToAllowlist(changes, [
+            ...definition.auditableSettings,
+          ]) as Prisma.InputJsonObject,
           ...(endpointChange
             ? { changedEndpoints, secretsGiven: Object.keys(givenSecrets), discarded }
             : {}),
@@ -634,7 +569,8 @@ export async function acquireAuth(
     return row;
   };
   let credential = await load();
-  if (credential.kind === "OAUTH2" || credential.kind === "CLIENT_CREDENTIALS") {
+  const definition = kindDefinitions[credential.kind];
+  if (definition.tokenGrant) {
     if (refreshDecision(credential, minValiditySeconds).refresh) {
       try {
         await deps.refresher.ensureFresh(credential.id, minValiditySeconds);
@@ -652,7 +588,7 @@ export async function acquireAuth(
     }
   }
   const secrets: Record<string, string> = {};
-  const needed = secretsForAuth(credential.kind);
+  const needed = definition.authSecrets;
   const current = credential;
   await Promise.all(
     current.secrets
@@ -666,12 +602,6 @@ export async function acquireAuth(
   assertSendable(credential, secrets, material);
   recordUse(deps, caller, credential);
   return { ...material, expiresAt: credential.expiresAt };
-}
-
-function secretsForAuth(kind: CredentialKind): string[] {
-  if (kind === "BASIC") return ["password"];
-  if (kind === "BEARER") return ["token"];
-  return ["accessToken"];
 }
 
 function assertUsable(credential: {
@@ -704,32 +634,26 @@ function authMaterial(
   secrets: Record<string, string>,
   minValiditySeconds: number,
 ): AuthMaterial {
+  const definition = kindDefinitions[credential.kind];
   const expiresSoon =
     credential.expiresAt !== null &&
     credential.expiresAt.getTime() - Date.now() < minValiditySeconds * 1000;
-  if (credential.kind === "BASIC")
-    return basicAuthMaterial(settingsOf<BasicSettings>(credential), secrets);
-  if (expiresSoon) {
+  if (definition.expires && expiresSoon) {
     throw new CredentialNotUsableError(
       credential.status,
       { code: "INVALID_CREDENTIALS", message: "The token expires within the requested validity." },
       "The credential's token expires sooner than minValiditySeconds.",
     );
   }
-  if (credential.kind === "BEARER")
-    return bearerAuthMaterial(settingsOf<BearerSettings>(credential), secrets);
-  if (!secrets.accessToken) {
+  const material = definition.authMaterial(settingsOf(credential), secrets);
+  if (!material) {
     throw new CredentialNotUsableError(
       credential.status,
       null,
       "The credential has no access token yet.",
     );
   }
-  return {
-    headers: [{ name: "Authorization", value: `Bearer ${secrets.accessToken}` }],
-    queryParameters: [],
-    pathParameters: [],
-  };
+  return material;
 }
 
 function assertSendable(
@@ -737,14 +661,7 @@ function assertSendable(
   secrets: Record<string, string>,
   material: AuthMaterial,
 ) {
-  const problems: string[] = [];
-  if (credential.kind === "BASIC") {
-    // The header itself is base64; RFC 7617 rules apply to what it encodes.
-    const userProblem = basicUserIdProblem(settingsOf<BasicSettings>(credential).username);
-    if (userProblem) problems.push(`username ${userProblem}`);
-    const passwordProblem = textProblem(secrets.password ?? "");
-    if (passwordProblem) problems.push(`password ${passwordProblem}`);
-  }
+  const problems = kindDefinitions[credential.kind].sendProblems(settingsOf(credential), secrets);
   for (const header of material.headers) {
     if (!isHeaderName(header.name)) problems.push("header name is not a valid HTTP header name");
     const problem = headerValueProblem(header.value);
@@ -815,10 +732,7 @@ export async function rotateSecret(
   const existing = await findScoped(deps, caller, id);
   const definition = kindDefinitions[existing.kind];
   const given = Object.entries(parsed.data.secret ?? {}).filter(([, value]) => value != null);
-  if (
-    given.length === 0 &&
-    (existing.kind === "OAUTH2" || existing.kind === "CLIENT_CREDENTIALS")
-  ) {
+  if (given.length === 0 && definition.rotateRefreshes) {
     // Without a new secret, rotating an OAuth credential means fetching a new token now: from
     // DEGRADED or INVALID too, as long as a grant is left to use.
     if (existing.status === "PENDING_AUTHORIZATION") {
@@ -831,10 +745,10 @@ export async function rotateSecret(
     const refreshed = await findScoped(deps, caller, id);
     if (outcome !== "refreshed" && refreshed.version === existing.version) {
       throw new CredentialProviderError(
-        existing.kind === "OAUTH2" && existing.status === "INVALID"
+        definition.authorizable && existing.status === "INVALID"
           ? (existing.statusReasonCode ?? "TOKEN_REFRESH_FAILED")
           : "TOKEN_REFRESH_FAILED",
-        existing.kind === "OAUTH2"
+        definition.authorizable
           ? "The credential has no refresh token left; authorize it again."
           : "No new token was obtained.",
       );
@@ -892,7 +806,7 @@ export async function rotateSecret(
       });
     }
     // A new password, token or client credentials secret clears a failure it may have caused.
-    const reactivate = existing.kind !== "OAUTH2" && existing.status !== "ACTIVE";
+    const reactivate = !definition.authorizable && existing.status !== "ACTIVE";
     const credential = await tx.credential.update({
       where: { id: existing.id },
       data: {

@@ -13,31 +13,20 @@ import { type Caller, callerScope } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { NotFoundError } from "../../lib/errors.js";
 import type { VerificationOutcome } from "../catalog/verify.js";
-import type { CredentialEventInput, RecordEvent } from "../oauth/history.js";
-import { withCredentialEvents } from "../oauth/history.js";
-import { CredentialNotUsableError } from "./credentials.errors.js";
-import type { CredentialKind, CredentialStatus } from "./kinds/common.js";
-import { verificationCheck } from "./verification.kinds.js";
+import {
+  CredentialNotUsableError,
+  CredentialNotVerifiableError,
+  CredentialVerificationError,
+} from "./credentials.errors.js";
+import { type CredentialEventInput, type RecordEvent, withCredentialEvents } from "./history.js";
+import type { CheckContext, CredentialKind, CredentialStatus } from "./kinds/common.js";
+import { kindDefinitions, settingsOf } from "./kinds/index.js";
 
 type CredentialActor = Pick<Caller, "workspaceId" | "environmentId">;
+
+export { CredentialNotVerifiableError, CredentialVerificationError };
+
 type Deps = Omit<ServiceDeps, "refresher"> & Partial<Pick<ServiceDeps, "refresher">>;
-
-/** A verification failed; nothing was stored (create) or the failure was recorded (test). */
-export class CredentialVerificationError extends Error {
-  override name = "CredentialVerificationError";
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly httpStatus: number | null,
-  ) {
-    super(message);
-  }
-}
-
-/** The credential's provider offers no dry call for it (no verify request in the catalog). */
-export class CredentialNotVerifiableError extends Error {
-  override name = "CredentialNotVerifiableError";
-}
 
 /** The parts of a credential row verification reads. */
 export type VerifiableCredential = {
@@ -67,8 +56,48 @@ export async function verifySecretMaterial(
   credential: VerifiableCredential,
   candidateSecrets: Readonly<Record<string, string>>,
 ): Promise<VerificationOutcome | null> {
-  const check = verificationCheck(deps, credential);
-  return check ? check(candidateSecrets) : null;
+  return verificationCheck(deps, credential)?.(candidateSecrets) ?? null;
+}
+
+/** What a kind's check needs about a credential's provider. */
+export function checkContextOf(
+  deps: Pick<Deps, "outbound" | "config" | "catalog">,
+  credential: Pick<VerifiableCredential, "providerKey" | "connectionConfig">,
+): CheckContext {
+  const entry = deps.catalog.get(credential.providerKey);
+  return {
+    outbound: deps.outbound,
+    timeoutMs: deps.config.oauth.tokenRequestTimeoutMs,
+    provider: entry ? { entry, connectionConfig: connectionConfigOf(credential) } : null,
+  };
+}
+
+/** The kind's dry call for a credential, bound to its settings and provider; null if none. */
+function verificationCheck(deps: Deps, credential: VerifiableCredential) {
+  const definition = kindDefinitions[credential.kind];
+  const settings = settingsOf(credential as { kind: CredentialKind; settings: unknown });
+  const context = checkContextOf(deps, credential);
+  // A probe with no secrets tells whether the kind has a call to make at all.
+  const probe = (secrets: Readonly<Record<string, string>>) =>
+    definition.check(settings, secrets, context);
+  return hasCheck(credential, context) ? probe : null;
+}
+
+/** Whether a kind has a dry call for this credential (a catalog verify request or an issuer). */
+function hasCheck(credential: VerifiableCredential, context: CheckContext): boolean {
+  switch (credential.kind) {
+    case "BASIC":
+    case "BEARER":
+      return Boolean(context.provider?.entry.verify);
+    case "CLIENT_CREDENTIALS":
+      return true;
+    case "OAUTH2": {
+      const settings = settingsOf<{ issuer: string | null }>(
+        credential as { kind: CredentialKind; settings: unknown },
+      );
+      return Boolean(context.provider?.entry.verify) || Boolean(settings.issuer);
+    }
+  }
 }
 
 /** Throws the classified failure; used before anything is stored. */
@@ -130,7 +159,7 @@ async function recordOutcome(
     durationMs: outcome.durationMs,
     httpStatus: outcome.httpStatus,
     errorCode: outcome.ok ? null : outcome.code,
-  } as unknown as CredentialEventInput["attempt"];
+  } satisfies CredentialEventInput["attempt"];
   const staticKind = row.kind === "BASIC" || row.kind === "BEARER";
   return withCredentialEvents(deps, async (tx, record: RecordEvent) => {
     const base = {
@@ -179,7 +208,7 @@ async function recordOutcome(
       if (count === 0) return null;
       await record({
         ...base,
-        type: "VERIFICATION_FAILED" as never,
+        type: "VERIFICATION_FAILED",
         status: "INVALID",
         reason,
         attempt,
@@ -188,7 +217,7 @@ async function recordOutcome(
     } else {
       await record({
         ...base,
-        type: "VERIFICATION_FAILED" as never,
+        type: "VERIFICATION_FAILED",
         status: row.status,
         reason,
         attempt,
@@ -228,6 +257,8 @@ export async function testCredential(deps: Deps, caller: CredentialActor, id: st
     );
   }
   const outcome = await check(await decryptedSecrets(deps, row));
+  if (!outcome)
+    throw new CredentialNotVerifiableError("There is nothing to verify this credential with.");
   const updated = await recordOutcome(deps, row, outcome, { invalidate: true });
   if (!outcome.ok) {
     throw new CredentialVerificationError(outcome.code, outcome.message, outcome.httpStatus);
@@ -296,6 +327,7 @@ export class IdleVerifier {
           const check = row && verificationCheck(this.deps, row);
           if (!row || !check) continue;
           const outcome = await check(await decryptedSecrets(this.deps, row));
+          if (!outcome) continue;
           await recordOutcome(this.deps, row, outcome, { invalidate: true });
           checked++;
           if (!outcome.ok) {

@@ -2,12 +2,11 @@
 // read path and the background refresher decide the same way.
 
 export type RefreshState = {
-  kind: "OAUTH2" | "CLIENT_CREDENTIALS" | "BEARER";
   status: "PENDING_AUTHORIZATION" | "ACTIVE" | "DEGRADED" | "INVALID";
   hasAccessToken: boolean;
-  hasRefreshToken: boolean;
-  /** BEARER only: a refresh request is configured for the token. */
-  hasRefreshRequest?: boolean;
+  /** A new token can be obtained without the user (a refresh token, client credentials, a
+   * configured token request): the credential's kind decides. */
+  canRefresh: boolean;
   expiresAt: Date | null;
 };
 
@@ -30,7 +29,7 @@ export function shouldRefresh(
   if (state.status === "INVALID" || state.status === "PENDING_AUTHORIZATION") {
     return { refresh: false, reason: "not-usable" };
   }
-  const refreshable = canRefresh(state);
+  const refreshable = state.canRefresh;
   if (!state.hasAccessToken) {
     return refreshable
       ? { refresh: true, reason: "missing-token" }
@@ -46,16 +45,4 @@ export function shouldRefresh(
   return refreshable
     ? { refresh: true, reason: "expiring" }
     : { refresh: false, reason: "not-refreshable" };
-}
-
-function canRefresh(state: RefreshState): boolean {
-  switch (state.kind) {
-    case "CLIENT_CREDENTIALS":
-      // The client credentials themselves are the grant: a new token can always be requested.
-      return true;
-    case "OAUTH2":
-      return state.hasRefreshToken;
-    case "BEARER":
-      return state.hasRefreshRequest === true && state.hasRefreshToken;
-  }
 }

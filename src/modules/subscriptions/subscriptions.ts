@@ -12,7 +12,7 @@ import {
   eventRecordOf,
   parseEventId,
 } from "../events/events.service.js";
-import { CredentialEventRef, CredentialEventTypeEnum } from "../oauth/oauth.types.js";
+import { CredentialEventRef, CredentialEventTypeEnum } from "../history/history.types.js";
 import { callerWatchOf } from "./caller-watch.js";
 import { createEventStream, StreamEnd } from "./stream.js";
 

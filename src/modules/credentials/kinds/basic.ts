@@ -1,6 +1,8 @@
 // Username and password: HTTP Basic auth, or a login for a database or SMTP server.
 import { z } from "zod";
-import type { AuthMaterial, KindCreation, SecretEndpoints } from "./common.js";
+import { basicUserIdProblem, textProblem } from "../../../lib/text.js";
+import { sendVerifyRequest } from "../../catalog/verify.js";
+import type { AuthMaterial, KindCheck, KindCreation, SecretEndpoints } from "./common.js";
 import { basicUsername, secretValue, shortText } from "./common.js";
 
 export const basicSettings = z.object({
@@ -69,3 +71,32 @@ export function basicAuthMaterial(
     pathParameters: [],
   };
 }
+
+export const basicAuditableSettings = ["username", "host", "port", "database"] as const;
+
+/** The header itself is base64; RFC 7617 rules apply to what it encodes. */
+export function basicSendProblems(
+  settings: BasicSettings,
+  secrets: Record<string, string>,
+): string[] {
+  const problems: string[] = [];
+  const userProblem = basicUserIdProblem(settings.username);
+  if (userProblem) problems.push(`username ${userProblem}`);
+  const passwordProblem = textProblem(secrets.password ?? "");
+  if (passwordProblem) problems.push(`password ${passwordProblem}`);
+  return problems;
+}
+
+/** The catalog's verify request, with the login as Basic auth (Zendesk: `email/token`). */
+export const checkBasic: KindCheck<BasicSettings> = (settings, secrets, context) => {
+  const request = context.provider?.entry.verify;
+  if (!context.provider || !request) return null;
+  return sendVerifyRequest(
+    context.outbound,
+    context.provider.entry,
+    request,
+    context.provider.connectionConfig,
+    basicAuthMaterial(settings, secrets),
+    context.timeoutMs,
+  );
+};

@@ -1,7 +1,12 @@
 // Pieces shared by the credential kinds: input rules and the kind contract.
 import { z } from "zod";
+import type { Prisma } from "../../../generated/prisma/client.js";
 import type { Outbound } from "../../../lib/outbound.js";
 import { basicUserIdProblem, headerValueProblem, textProblem } from "../../../lib/text.js";
+import type { ProviderEntry } from "../../catalog/catalog.js";
+import type { VerificationOutcome } from "../../catalog/verify.js";
+import type { ClientAuthentication, TokenAttempt } from "../../oauth/token-client.js";
+import type { AttemptAction } from "../history.js";
 
 export type CredentialKind = "BASIC" | "BEARER" | "OAUTH2" | "CLIENT_CREDENTIALS";
 export type CredentialStatus = "PENDING_AUTHORIZATION" | "ACTIVE" | "DEGRADED" | "INVALID";
@@ -108,3 +113,105 @@ export const scopeList = z
 
 export const tokenEndpointAuthMethods = ["CLIENT_SECRET_BASIC", "CLIENT_SECRET_POST"] as const;
 export type TokenEndpointAuthMethod = (typeof tokenEndpointAuthMethods)[number];
+
+/** What a kind needs to reach its provider: the outbound policy and the token request limits. */
+export type ProviderContext = {
+  outbound: Outbound;
+  /** One token request's time cap (TOKEN_REQUEST_TIMEOUT). */
+  timeoutMs: number;
+  /** Attempts within one token request (transient failures are retried). */
+  maxAttempts: number;
+  /** Waits between attempts; the refresher checks it still holds its lease here. */
+  sleep?: (ms: number) => Promise<void>;
+  /** The credential's catalog entry and connection variables, when it has one. */
+  provider?: CheckContext["provider"];
+};
+
+/** A token obtained without the user: what to store, and the attempts it took. */
+export type ObtainedToken = {
+  /** Secret fields to write (the access token, and a rotated refresh token). */
+  secrets: Record<string, string>;
+  expiresAt: Date | null;
+  attempts: TokenAttempt[];
+  /** Names of the values the response updated, for the event record (never values). */
+  updated: string[];
+  /**
+   * Runs inside the write's transaction after its fenced update: settings the response changes
+   * (granted scopes). Returns a reason that leaves the credential DEGRADED, or null.
+   */
+  afterWrite?: (
+    tx: Prisma.TransactionClient,
+    credentialId: string,
+  ) => Promise<{ code: string; message: string } | null>;
+};
+
+/** How a kind obtains a new token without the user (a refresh token, client credentials, a
+ * configured token request). Failures throw TokenEndpointError (classified) or
+ * CredentialProviderError (nothing was requested). */
+export type TokenGrant<Settings> = {
+  /** The attempt action recorded in history. */
+  action: AttemptAction;
+  /** Stored secrets the token request reads. */
+  secrets: readonly string[];
+  /** Whether a new token can be had with the settings and the stored secret fields. */
+  canRefresh(settings: Settings, storedFields: ReadonlySet<string>): boolean;
+  obtain(
+    settings: Settings,
+    secrets: Record<string, string>,
+    context: ProviderContext,
+  ): Promise<ObtainedToken>;
+  /** Secrets deleted when the provider says the grant is gone (invalid_grant). */
+  dropOnRevokedGrant: readonly string[];
+  /** Refreshed in the background even while valid, after REFRESH_KEEPALIVE. */
+  keepAlive: boolean;
+  /** The rows the background refresher considers (besides being due). */
+  sweepWhere: Prisma.CredentialWhereInput;
+};
+
+/** How a client authenticates at the token endpoint. */
+export const clientAuthOf = (
+  settings: { clientId: string; tokenEndpointAuthMethod: TokenEndpointAuthMethod },
+  clientSecret: string | null,
+): ClientAuthentication => ({
+  clientId: settings.clientId,
+  clientSecret,
+  method: settings.tokenEndpointAuthMethod,
+});
+
+/** An access token placed as `Authorization: Bearer`, or null when there is none yet. */
+export function bearerAccessToken(secrets: Record<string, string>): AuthMaterial | null {
+  if (!secrets.accessToken) return null;
+  return {
+    headers: [{ name: "Authorization", value: `Bearer ${secrets.accessToken}` }],
+    queryParameters: [],
+    pathParameters: [],
+  };
+}
+
+/** What a kind does before a credential is stored (verify on create). */
+/** What a kind's dry call needs: the outbound path and the credential's catalog entry. */
+export type CheckContext = {
+  outbound: Outbound;
+  timeoutMs: number;
+  /** The credential's provider and its connection variables; null without a catalog entry. */
+  provider: { entry: ProviderEntry; connectionConfig: Record<string, string> } | null;
+};
+
+/**
+ * The provider's dry call for a credential with the given secrets (stored ones, or candidates
+ * for a rotation); null when there is nothing to call for it. Never stores anything.
+ */
+export type KindCheck<Settings> = (
+  settings: Settings,
+  secrets: Readonly<Record<string, string>>,
+  context: CheckContext,
+) => Promise<VerificationOutcome> | null;
+
+export type VerifyContext = ProviderContext & {
+  /** Reads issuer metadata freshly (no cache) when true. */
+  fresh?: boolean;
+};
+
+/** The outcome of verifying a new credential: the (possibly completed) creation, and whether
+ * the provider accepted it (recorded as VERIFIED). */
+export type Verified<Settings> = { creation: KindCreation<Settings>; verified: boolean };

@@ -1,40 +1,78 @@
-// The registry of credential kinds: how each one is validated, stored and turned into headers.
+// The registry of credential kinds: everything a kind does (validation, secrets, auth material,
+// auditable settings, obtaining tokens, verification, revocation). Services dispatch through it
+// and never branch on the kind themselves.
 import type { z } from "zod";
+import { CredentialVerificationError } from "../credentials.errors.js";
 import {
+  type BasicSettings,
+  basicAuditableSettings,
+  basicAuthMaterial,
   basicCreateInput,
   basicSecretEndpoints,
   basicSecretFields,
+  basicSendProblems,
   basicSettings,
   basicUpdateInput,
+  checkBasic,
   createBasic,
 } from "./basic.js";
 import {
+  type BearerSettings,
+  bearerAuditableSettings,
+  bearerAuthMaterial,
   bearerCreateInput,
   bearerSecretEndpoints,
   bearerSecretFields,
   bearerSettings,
   bearerUpdateInput,
+  checkBearer,
   checkBearerSettings,
   createBearer,
 } from "./bearer.js";
 import {
+  type ClientCredentialsSettings,
+  checkClientCredentials,
+  clientCredentialsAuditableSettings,
   clientCredentialsCreateInput,
   clientCredentialsSecretEndpoints,
   clientCredentialsSecretFields,
   clientCredentialsSettings,
+  clientCredentialsTokenGrant,
   clientCredentialsUpdateInput,
   createClientCredentials,
+  verifyClientCredentials,
 } from "./client-credentials.js";
-import type { CredentialKind, KindCreation, SecretEndpoints, ValidationContext } from "./common.js";
 import {
+  type AuthMaterial,
+  bearerAccessToken,
+  type CheckContext,
+  type CredentialKind,
+  type KindCheck,
+  type KindCreation,
+  type ProviderContext,
+  type SecretEndpoints,
+  type TokenGrant,
+  type ValidationContext,
+  type Verified,
+} from "./common.js";
+import {
+  checkOAuth2,
   createOAuth2,
   endpointProblem,
+  type OAuth2Settings,
+  oauth2AuditableSettings,
   oauth2CreateInput,
   oauth2SecretEndpoints,
   oauth2SecretFields,
   oauth2Settings,
+  oauth2TokenGrant,
   oauth2UpdateInput,
+  type RevocationOutcome,
+  revokeOAuth2,
+  verifyOAuth2,
 } from "./oauth2.js";
+
+type AnySettings = Record<string, unknown>;
 
 export type KindDefinition = {
   kind: CredentialKind;
@@ -52,7 +90,45 @@ export type KindDefinition = {
   settingsProblem(settings: Record<string, unknown>): { field: string; message: string } | null;
   /** Where its secrets are sent; see SecretEndpoints. */
   secretEndpoints: SecretEndpoints<Record<string, unknown>>;
+  /** Settings that may appear in audit entries; anything else is redacted. */
+  auditableSettings: readonly string[];
+  /** The stored secrets a request needs (decrypted when auth material is handed out). */
+  authSecrets: readonly string[];
+  /** The auth material a request carries; null when there is no token yet. */
+  authMaterial(settings: AnySettings, secrets: Record<string, string>): AuthMaterial | null;
+  /** Whether the credential's `expiresAt` limits its use (a password does not expire). */
+  expires: boolean;
+  /** Why stored values could not be sent as they are (rules beyond the header checks). */
+  sendProblems(settings: AnySettings, secrets: Record<string, string>): string[];
+  /** `expiresAt` is part of the kind's input (a static token with a known end). */
+  expiresAtInInput: boolean;
+  /** How it obtains a new token without the user, if it can. */
+  tokenGrant: TokenGrant<AnySettings> | null;
+  /** rotateCredential without a new secret obtains a new token. */
+  rotateRefreshes: boolean;
+  /** Users authorize it in the browser (the authorization-code flow). */
+  authorizable: boolean;
+  /** The check made before a new credential is stored (with `verify`, the default). */
+  verify:
+    | ((
+        creation: KindCreation<AnySettings>,
+        context: ProviderContext,
+      ) => Promise<Verified<AnySettings>>)
+    | null;
+  /** The provider's dry call for stored or candidate secrets (testCredential, the idle re-check,
+   * rotation); null when there is nothing to call. */
+  check: KindCheck<AnySettings>;
+  /** Revokes its tokens at the provider when it is deleted (best effort). */
+  revoke:
+    | ((
+        settings: AnySettings,
+        decrypt: (field: string) => Promise<string | null>,
+        context: Parameters<typeof revokeOAuth2>[2],
+      ) => Promise<RevocationOutcome>)
+    | null;
 };
+
+const noSendProblems = () => [];
 
 export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
   BASIC: {
@@ -66,6 +142,19 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     rotatableSecret: "password",
     settingsProblem: () => null,
     secretEndpoints: basicSecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
+    auditableSettings: basicAuditableSettings,
+    authSecrets: ["password"],
+    authMaterial: (settings, secrets) => basicAuthMaterial(settings as BasicSettings, secrets),
+    expires: false,
+    sendProblems: (settings, secrets) => basicSendProblems(settings as BasicSettings, secrets),
+    expiresAtInInput: false,
+    tokenGrant: null,
+    rotateRefreshes: false,
+    authorizable: false,
+    verify: (creation, context) =>
+      verifyStatic(creation, context, checkBasic as KindCheck<AnySettings>),
+    check: checkBasic as KindCheck<AnySettings>,
+    revoke: null,
   },
   BEARER: {
     kind: "BEARER",
@@ -83,6 +172,19 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         : null;
     },
     secretEndpoints: bearerSecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
+    auditableSettings: bearerAuditableSettings,
+    authSecrets: ["token"],
+    authMaterial: (settings, secrets) => bearerAuthMaterial(settings as BearerSettings, secrets),
+    expires: true,
+    sendProblems: noSendProblems,
+    expiresAtInInput: true,
+    tokenGrant: null,
+    rotateRefreshes: false,
+    authorizable: false,
+    verify: (creation, context) =>
+      verifyStatic(creation, context, checkBearer as KindCheck<AnySettings>),
+    check: checkBearer as KindCheck<AnySettings>,
+    revoke: null,
   },
   OAUTH2: {
     kind: "OAUTH2",
@@ -95,6 +197,22 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     rotatableSecret: "clientSecret",
     settingsProblem: (settings) => endpointProblem(settings),
     secretEndpoints: oauth2SecretEndpoints as unknown as SecretEndpoints<Record<string, unknown>>,
+    auditableSettings: oauth2AuditableSettings,
+    authSecrets: ["accessToken"],
+    authMaterial: (_settings, secrets) => bearerAccessToken(secrets),
+    expires: true,
+    sendProblems: noSendProblems,
+    expiresAtInInput: false,
+    tokenGrant: oauth2TokenGrant as unknown as TokenGrant<AnySettings>,
+    rotateRefreshes: true,
+    authorizable: true,
+    verify: (creation, context) =>
+      verifyOAuth2(creation as KindCreation<OAuth2Settings>, context) as Promise<
+        Verified<AnySettings>
+      >,
+    check: checkOAuth2 as KindCheck<AnySettings>,
+    revoke: (settings, decrypt, context) =>
+      revokeOAuth2(settings as OAuth2Settings, decrypt, context),
   },
   CLIENT_CREDENTIALS: {
     kind: "CLIENT_CREDENTIALS",
@@ -110,8 +228,46 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     secretEndpoints: clientCredentialsSecretEndpoints as unknown as SecretEndpoints<
       Record<string, unknown>
     >,
+    auditableSettings: clientCredentialsAuditableSettings,
+    authSecrets: ["accessToken"],
+    authMaterial: (_settings, secrets) => bearerAccessToken(secrets),
+    expires: true,
+    sendProblems: noSendProblems,
+    expiresAtInInput: false,
+    tokenGrant: clientCredentialsTokenGrant as unknown as TokenGrant<AnySettings>,
+    rotateRefreshes: true,
+    authorizable: false,
+    verify: (creation, context) =>
+      verifyClientCredentials(
+        creation as KindCreation<ClientCredentialsSettings>,
+        context,
+      ) as Promise<Verified<AnySettings>>,
+    check: checkClientCredentials as KindCheck<AnySettings>,
+    revoke: null,
   },
 };
+
+/**
+ * Verify on create for static kinds: the provider's verify request, when the catalog has one.
+ * A failure throws the classified error and nothing is stored.
+ */
+async function verifyStatic(
+  creation: KindCreation<AnySettings>,
+  context: ProviderContext,
+  check: KindCheck<AnySettings>,
+): Promise<Verified<AnySettings>> {
+  const checkContext: CheckContext = {
+    outbound: context.outbound,
+    timeoutMs: context.timeoutMs,
+    provider: context.provider ?? null,
+  };
+  const outcome = await check(creation.settings, creation.secrets, checkContext);
+  if (!outcome) return { creation, verified: false };
+  if (!outcome.ok) {
+    throw new CredentialVerificationError(outcome.code, outcome.message, outcome.httpStatus);
+  }
+  return { creation, verified: true };
+}
 
 export const kindInputKeys = Object.values(kindDefinitions).map(
   (definition) => definition.inputKey,

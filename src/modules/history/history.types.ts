@@ -34,12 +34,13 @@ export const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
     "RESTORED",
     "ROTATED",
     "VERIFIED",
+    "VERIFICATION_FAILED",
     "DELETED",
   ] as const,
 });
 
 const AttemptActionEnum = builder.enumType("CredentialAttemptAction", {
-  values: ["AUTHORIZE", "EXCHANGE", "REFRESH", "CLIENT_CREDENTIALS", "REVOKE"] as const,
+  values: ["AUTHORIZE", "EXCHANGE", "REFRESH", "CLIENT_CREDENTIALS", "REVOKE", "VERIFY"] as const,
 });
 const AttemptOutcomeEnum = builder.enumType("CredentialAttemptOutcome", {
   values: ["SUCCESS", "FAILURE"] as const,

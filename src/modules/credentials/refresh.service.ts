@@ -6,36 +6,24 @@
 import { randomBytes } from "node:crypto";
 import type { ServiceDeps } from "../../context.js";
 import type { Prisma } from "../../generated/prisma/client.js";
-import type { Outbound } from "../../lib/outbound.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { CredentialProviderError } from "../credentials/credentials.errors.js";
-import type { ClientCredentialsSettings } from "../credentials/kinds/client-credentials.js";
-import type { CredentialStatus } from "../credentials/kinds/common.js";
-import { settingsOf } from "../credentials/kinds/index.js";
-import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
-import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
-import { DiscoveryError, resolveEndpoints } from "./discovery.js";
+import { shouldRefresh } from "../oauth/should-refresh.js";
+import {
+  maxRequestDurationMs,
+  type TokenAttempt,
+  TokenEndpointError,
+} from "../oauth/token-client.js";
+import { CredentialProviderError } from "./credentials.errors.js";
 import {
   type Attempt,
   type CredentialEventType,
   type RecordEvent,
   withCredentialEvents,
 } from "./history.js";
-import {
-  grantedScopesOf,
-  insufficientScopesMessage,
-  missingScopesOf,
-  scopeSpellingFor,
-} from "./scopes.js";
-import { shouldRefresh } from "./should-refresh.js";
-import {
-  type ClientAuthentication,
-  maxRequestDurationMs,
-  requestToken,
-  type TokenAttempt,
-  TokenEndpointError,
-  type TokenResponse,
-} from "./token-client.js";
+import type { CredentialStatus, ObtainedToken } from "./kinds/common.js";
+import { kindDefinitions, settingsOf } from "./kinds/index.js";
+import { encryptSecretRows } from "./secret-rows.js";
+import { attemptFrom, storeRefreshedToken } from "./token-store.js";
 
 type Deps = Omit<ServiceDeps, "refresher">;
 
@@ -54,45 +42,24 @@ function secretFields(row: CredentialRow): Set<string> {
   return new Set(row.secrets.filter((s) => s.retainUntil === null).map((s) => s.field));
 }
 
+/** Can a new token be obtained without the user (the kind decides: a refresh token, client
+ * credentials, a configured token request). */
+function hasGrant(row: CredentialRow): boolean {
+  const grant = kindDefinitions[row.kind].tokenGrant;
+  return grant?.canRefresh(settingsOf(row), secretFields(row)) === true;
+}
+
 export function refreshDecision(row: CredentialRow, minValiditySeconds: number, now = new Date()) {
-  const fields = secretFields(row);
   return shouldRefresh(
     {
-      kind: row.kind as "OAUTH2" | "CLIENT_CREDENTIALS" | "BEARER",
       status: row.status,
-      hasAccessToken: fields.has("accessToken"),
-      hasRefreshToken: fields.has("refreshToken"),
+      hasAccessToken: secretFields(row).has("accessToken"),
+      canRefresh: hasGrant(row),
       expiresAt: row.expiresAt,
     },
     now,
     minValiditySeconds,
   );
-}
-
-const clientAuth = (
-  settings: {
-    clientId: string;
-    tokenEndpointAuthMethod: "CLIENT_SECRET_BASIC" | "CLIENT_SECRET_POST";
-  },
-  clientSecret: string | null,
-): ClientAuthentication => ({
-  clientId: settings.clientId,
-  clientSecret,
-  method: settings.tokenEndpointAuthMethod,
-});
-
-export function attemptFrom(action: Attempt["action"], attempt: TokenAttempt): Attempt {
-  return {
-    action,
-    outcome: attempt.outcome,
-    durationMs: attempt.durationMs,
-    httpStatus: attempt.httpStatus,
-    errorCode: attempt.errorCode,
-  };
-}
-
-export function expiryFrom(token: TokenResponse, now = Date.now()): Date | null {
-  return token.expiresIn ? new Date(now + token.expiresIn * 1000) : null;
 }
 
 class LeaseLostError extends Error {
@@ -113,11 +80,6 @@ function assertNotBackingOff(row: CredentialRow) {
 /** Whether a token request was made and its token stored ("refreshed"), or none was needed. */
 export type RefreshOutcome = "refreshed" | "skipped";
 type Flight = { minValiditySeconds: number; force: boolean; promise: Promise<RefreshOutcome> };
-
-/** Can a new token be obtained without the user: a refresh token, or client credentials. */
-function hasGrant(row: CredentialRow): boolean {
-  return row.kind === "CLIENT_CREDENTIALS" || secretFields(row).has("refreshToken");
-}
 
 export class Refresher {
   /** Identifies this instance as a lease holder. */
@@ -270,66 +232,34 @@ export class Refresher {
     }
     // ...or failed at it, just before releasing the lease we took.
     if (forceFromVersion === null) assertNotBackingOff(row);
+    const grant = kindDefinitions[row.kind].tokenGrant;
+    if (!grant) return "skipped";
     const secrets: Record<string, string> = {};
     for (const secret of row.secrets) {
       if (secret.retainUntil !== null) continue;
-      if (!["clientSecret", "refreshToken"].includes(secret.field)) continue;
+      if (!grant.secrets.includes(secret.field)) continue;
       secrets[secret.field] = await keyRing.decrypt(secret.ciphertext, {
         workspaceId: row.workspaceId,
         credentialId: row.id,
         field: secret.field,
       });
     }
-    const action: Attempt["action"] =
-      row.kind === "CLIENT_CREDENTIALS" ? "client_credentials" : "refresh";
-    let tokenUrl: string | null;
-    let parameters: Record<string, string>;
-    let client: ClientAuthentication;
-    if (row.kind === "CLIENT_CREDENTIALS") {
-      const settings = settingsOf<ClientCredentialsSettings>(row);
-      tokenUrl = settings.tokenUrl;
-      parameters = clientCredentialsParameters(settings);
-      client = clientAuth(settings, secrets.clientSecret ?? null);
-    } else {
-      const settings = settingsOf<OAuth2Settings>(row);
-      tokenUrl = (
-        await endpointsOrProviderError(
-          this.deps.outbound,
-          settings,
-          config.oauth.tokenRequestTimeoutMs,
-        )
-      ).tokenUrl;
-      parameters = { grant_type: "refresh_token", refresh_token: secrets.refreshToken ?? "" };
-      client = clientAuth(settings, secrets.clientSecret ?? null);
-    }
-    if (!tokenUrl)
-      throw new CredentialProviderError(
-        "AUTHORIZATION_FAILED",
-        "The credential has no token endpoint.",
-      );
+    const action = grant.action;
 
-    let token: TokenResponse;
-    let attempts: TokenAttempt[];
+    let token: ObtainedToken;
     try {
-      ({ token, attempts } = await requestToken(
-        {
-          outbound: this.deps.outbound,
-          tokenUrl,
-          parameters,
-          client,
-          timeoutMs: config.oauth.tokenRequestTimeoutMs,
-          maxAttempts: maxTokenAttempts,
+      token = await grant.obtain(settingsOf(row), secrets, {
+        outbound: this.deps.outbound,
+        timeoutMs: config.oauth.tokenRequestTimeoutMs,
+        maxAttempts: maxTokenAttempts,
+        // A holder that stalled past its lease must not retry with a refresh token that
+        // another instance may already have used.
+        sleep: async (ms) => {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          if (!(await this.holdsLease(row.id)))
+            throw new LeaseLostError("lease lapsed before a retry");
         },
-        {
-          // A holder that stalled past its lease must not retry with a refresh token that
-          // another instance may already have used.
-          sleep: async (ms) => {
-            await new Promise((resolve) => setTimeout(resolve, ms));
-            if (!(await this.holdsLease(row.id)))
-              throw new LeaseLostError("lease lapsed before a retry");
-          },
-        },
-      ));
+      });
       await this.onTokenResponse?.(row.id);
     } catch (error) {
       if (error instanceof LeaseLostError) {
@@ -344,42 +274,25 @@ export class Refresher {
     const rows = await encryptSecretRows(
       keyRing,
       { workspaceId: row.workspaceId, credentialId: row.id },
-      {
-        accessToken: token.accessToken,
-        // A response without a refresh token keeps the stored one.
-        ...(token.refreshToken && row.kind === "OAUTH2"
-          ? { refreshToken: token.refreshToken }
-          : {}),
-      },
+      token.secrets,
     );
     try {
       await withCredentialEvents(this.deps, async (tx, record) => {
         // The fence: only the holder of the current lease, on the version it read, may write.
-        const { count } = await tx.credential.updateMany({
-          where: { id: row.id, version: row.version, leaseOwner: this.owner },
-          data: {
-            version: { increment: 1 },
-            expiresAt: expiryFrom(token),
-            status: "ACTIVE",
-            statusReasonCode: null,
-            statusReasonMessage: null,
-            lastVerifiedAt: new Date(),
-            lastRefreshedAt: new Date(),
-            refreshFailingSince: null,
-            nextRefreshAt: null,
-          },
-        });
-        if (count !== 1) throw new LeaseLostError("the refresh lease was lost before the write");
-        const reason =
-          row.kind === "OAUTH2" ? await writeScopesAfterRefresh(tx, row.id, token) : null;
+        const written = await storeRefreshedToken(
+          tx,
+          { id: row.id, version: row.version, leaseOwner: this.owner },
+          { rows, expiresAt: token.expiresAt },
+        );
+        if (!written) throw new LeaseLostError("the refresh lease was lost before the write");
+        const reason = token.afterWrite ? await token.afterWrite(tx, row.id) : null;
         const status: CredentialStatus = reason ? "DEGRADED" : "ACTIVE";
         const restored = status === "ACTIVE" && row.status !== "ACTIVE";
-        await upsertSecretRows(tx, row.id, rows);
         await this.recordAttempts(
           record,
           row,
           action,
-          attempts,
+          token.attempts,
           restored ? "RESTORED" : "REFRESHED",
           status,
           reason,
@@ -464,10 +377,11 @@ export class Refresher {
         },
       });
       if (count !== 1) return false;
-      if (error.oauthError === "invalid_grant" && row.kind === "OAUTH2") {
-        // The grant is gone; keeping its refresh token could only trip another refusal.
+      const dropped = kindDefinitions[row.kind].tokenGrant?.dropOnRevokedGrant ?? [];
+      if (error.oauthError === "invalid_grant" && dropped.length > 0) {
+        // The grant is gone; keeping its tokens could only trip another refusal.
         await tx.credentialSecret.deleteMany({
-          where: { credentialId: row.id, field: "refreshToken" },
+          where: { credentialId: row.id, field: { in: [...dropped] } },
         });
       }
       await this.recordAttempts(
@@ -528,18 +442,18 @@ export class Refresher {
       const now = new Date();
       const { keepAliveMs } = this.deps.config.oauth;
       const keepAliveBefore = keepAliveMs > 0 ? new Date(now.getTime() - keepAliveMs) : null;
+      const grants = Object.values(kindDefinitions).flatMap((definition) =>
+        definition.tokenGrant ? [definition.tokenGrant] : [],
+      );
+      const keepAliveKinds = Object.values(kindDefinitions)
+        .filter((definition) => definition.tokenGrant?.keepAlive)
+        .map((definition) => definition.kind);
       const due = await this.deps.prisma.credential.findMany({
         where: {
           status: { in: ["ACTIVE", "DEGRADED"] },
           AND: [
             {
-              OR: [
-                { kind: "CLIENT_CREDENTIALS" },
-                {
-                  kind: "OAUTH2",
-                  secrets: { some: { field: "refreshToken", retainUntil: null } },
-                },
-              ],
+              OR: grants.map((grant) => grant.sweepWhere),
             },
             { OR: [{ nextRefreshAt: null }, { nextRefreshAt: { lte: now } }] },
             { OR: [{ leaseExpiresAt: null }, { leaseExpiresAt: { lt: now } }] },
@@ -547,10 +461,10 @@ export class Refresher {
               OR: [
                 { expiresAt: { lt: new Date(now.getTime() + horizonSeconds * 1000) } },
                 { secrets: { none: { field: "accessToken", retainUntil: null } } },
-                ...(keepAliveBefore
+                ...(keepAliveBefore && keepAliveKinds.length > 0
                   ? [
                       {
-                        kind: "OAUTH2" as const,
+                        kind: { in: keepAliveKinds },
                         OR: [
                           { lastRefreshedAt: { lt: keepAliveBefore } },
                           { lastRefreshedAt: null, createdAt: { lt: keepAliveBefore } },
@@ -590,96 +504,4 @@ export class Refresher {
     }
     return refreshed;
   }
-}
-
-/**
- * Scopes after a successful refresh. A response without `scope` grants what was granted before
- * (RFC 6749 §5.1, §6), so granted and missing scopes stay as they are. A response with one
- * replaces the granted scopes, and a missing scope is cleared only when it now shows up granted.
- * While any scope is missing the credential stays DEGRADED (INSUFFICIENT_SCOPES): the token
- * works for what was granted.
- */
-export function scopesAfterRefresh(
-  settings: OAuth2Settings,
-  token: TokenResponse,
-  providerKey: string | null,
-): { settings: OAuth2Settings; reason: { code: string; message: string } | null } {
-  let next = settings;
-  if (token.scope) {
-    const granted = grantedScopesOf(token.scope, settings.grantedScopes);
-    const stillMissing = missingScopesOf(
-      settings.missingScopes,
-      granted,
-      scopeSpellingFor(providerKey),
-    );
-    next = { ...settings, grantedScopes: granted, missingScopes: stillMissing };
-  }
-  const reason =
-    next.missingScopes.length > 0
-      ? { code: "INSUFFICIENT_SCOPES", message: insufficientScopesMessage(next.missingScopes) }
-      : null;
-  return { settings: next, reason };
-}
-
-/**
- * Inside the refresh's transaction, after its fenced write (which holds the row): records the
- * scopes a refresh response grants and returns the INSUFFICIENT_SCOPES reason while any are
- * missing, writing that status. Settings are read again here, so a concurrent settings update
- * that committed first is kept.
- */
-async function writeScopesAfterRefresh(
-  tx: Prisma.TransactionClient,
-  credentialId: string,
-  token: TokenResponse,
-): Promise<{ code: string; message: string } | null> {
-  const current = await tx.credential.findUniqueOrThrow({
-    where: { id: credentialId },
-    select: { kind: true, settings: true, providerKey: true },
-  });
-  const before = settingsOf<OAuth2Settings>(current);
-  const { settings, reason } = scopesAfterRefresh(before, token, current.providerKey);
-  if (settings !== before || reason) {
-    await tx.credential.update({
-      where: { id: credentialId },
-      data: {
-        ...(settings !== before ? { settings } : {}),
-        ...(reason
-          ? {
-              status: "DEGRADED",
-              statusReasonCode: reason.code,
-              statusReasonMessage: reason.message,
-            }
-          : {}),
-      },
-    });
-  }
-  return reason;
-}
-
-/** Endpoints, with a failed discovery reported as the provider being unavailable. */
-export async function endpointsOrProviderError(
-  outbound: Outbound,
-  settings: Parameters<typeof resolveEndpoints>[1],
-  timeoutMs: number,
-  options: Parameters<typeof resolveEndpoints>[3] = {},
-) {
-  try {
-    return await resolveEndpoints(outbound, settings, timeoutMs, options);
-  } catch (error) {
-    if (!(error instanceof DiscoveryError)) throw error;
-    throw new CredentialProviderError(
-      error.code,
-      `Authorization server metadata: ${error.message}.`,
-    );
-  }
-}
-
-export function clientCredentialsParameters(
-  settings: ClientCredentialsSettings,
-): Record<string, string> {
-  return {
-    grant_type: "client_credentials",
-    ...(settings.scopes.length > 0 ? { scope: settings.scopes.join(" ") } : {}),
-    ...(settings.audience ? { audience: settings.audience } : {}),
-  };
 }

@@ -9,26 +9,26 @@ import { fieldError } from "../../lib/validation.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { CredentialProviderError } from "../credentials/credentials.errors.js";
 import { credentialScope } from "../credentials/credentials.service.js";
+import { withCredentialEvents } from "../credentials/history.js";
 import { scopeList, urlSchema, type ValidationContext } from "../credentials/kinds/common.js";
-import { settingsOf } from "../credentials/kinds/index.js";
-import type { OAuth2Settings } from "../credentials/kinds/oauth2.js";
+import { kindDefinitions, settingsOf } from "../credentials/kinds/index.js";
+import { endpointsOrProviderError, type OAuth2Settings } from "../credentials/kinds/oauth2.js";
 import { encryptSecretRows, upsertSecretRows } from "../credentials/secret-rows.js";
-import { sameEndpoints } from "./discovery.js";
-import { withCredentialEvents } from "./history.js";
-import { IdTokenError, verifiedIdTokenSubject } from "./id-token.js";
-import { attemptFrom, endpointsOrProviderError, expiryFrom } from "./refresh.service.js";
+import { attemptFrom, expiryFrom } from "../credentials/token-store.js";
+import { sameEndpoints } from "../oauth/discovery.js";
+import { IdTokenError, verifiedIdTokenSubject } from "../oauth/id-token.js";
 import {
   grantedScopesOf,
   insufficientScopesMessage,
   missingScopesOf,
   scopeSpellingFor,
-} from "./scopes.js";
+} from "../oauth/scopes.js";
 import {
   requestToken,
   type TokenAttempt,
   TokenEndpointError,
   type TokenResponse,
-} from "./token-client.js";
+} from "../oauth/token-client.js";
 
 type Deps = Omit<ServiceDeps, "refresher">;
 type Caller = { workspaceId: string; environmentId: string | null; actor: string };
@@ -89,7 +89,9 @@ export async function startAuthorization(
     where: { id: credentialId, ...credentialScope(caller) },
   });
   if (!credential) throw new NotFoundError("Credential");
-  if (credential.kind !== "OAUTH2") throw fieldError(["id"], "is not an OAuth2 credential");
+  if (!kindDefinitions[credential.kind].authorizable) {
+    throw fieldError(["id"], "is not an OAuth2 credential");
+  }
   const settings = settingsOf<OAuth2Settings>(credential);
   const began = Date.now();
   const endpoints = await endpointsOrProviderError(

@@ -4,13 +4,13 @@ import type { PrismaClient } from "../../db.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { Logger } from "../../lib/logger.js";
 import type { PubSub } from "../../pubsub.js";
-import type { CredentialStatus } from "../credentials/kinds/common.js";
 import {
   type CredentialEventRecord,
   type DependentConnector,
   eventRecordOf,
   publishCredentialEvents,
 } from "../events/events.service.js";
+import type { CredentialStatus } from "./kinds/common.js";
 
 export type CredentialEventType =
   | "AUTHORIZATION_STARTED"
@@ -22,9 +22,16 @@ export type CredentialEventType =
   | "RESTORED"
   | "ROTATED"
   | "VERIFIED"
+  | "VERIFICATION_FAILED"
   | "DELETED";
 
-export type AttemptAction = "authorize" | "exchange" | "refresh" | "client_credentials" | "revoke";
+export type AttemptAction =
+  | "authorize"
+  | "exchange"
+  | "refresh"
+  | "client_credentials"
+  | "revoke"
+  | "verify";
 
 export type Attempt = {
   action: AttemptAction;
