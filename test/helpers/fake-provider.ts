@@ -16,6 +16,8 @@ export type FakeProvider = {
 
 export async function startFakeProvider(options: {
   goodToken: string;
+  /** The bot token /bot<token>/getMe accepts. */
+  botToken: string;
   basicUser: string;
   basicPassword: string;
 }): Promise<FakeProvider> {
@@ -32,7 +34,7 @@ export async function startFakeProvider(options: {
     const bearerOk = req.headers.authorization === `Bearer ${options.goodToken}`;
     const telegram = /^\/bot([^/]+)\/getMe$/.exec(path);
     if (telegram) {
-      const ok = decodeURIComponent(telegram[1] ?? "") === options.goodToken;
+      const ok = decodeURIComponent(telegram[1] ?? "") === options.botToken;
       json(res, ok ? 200 : 401, ok ? { ok: true, result: { id: 1 } } : { ok: false });
       return;
     }
@@ -59,7 +61,7 @@ export async function startFakeProvider(options: {
         json(res, 500, { error: "internal" });
         return;
       case "switch":
-        json(res, bearerOk ? state.switchStatus : 401, {});
+        json(res, bearerOk ? state.switchStatus : 401, { ok: state.switchStatus === 200 });
         return;
       case "slow":
         hanging.add(res);

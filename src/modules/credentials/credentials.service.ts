@@ -113,6 +113,7 @@ export async function createCredential(
     throw new ValidationError(errors);
   }
   const data = base.data;
+  creation.settings = { ...creation.settings, ...provider.settings };
   const environmentId = await environmentForCaller(deps.prisma, caller, data.environmentId ?? null);
 
   const id = uuidv7();

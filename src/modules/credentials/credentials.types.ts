@@ -370,6 +370,12 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
       }),
       expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
       accountId: t.string({ nullable: true, resolve: (c) => setting("accountId")(c as never) }),
+      providerData: t.field({
+        type: "JSON",
+        description:
+          "Token-response fields the provider's catalog entry keeps (Salesforce `instance_url`, Slack `team.id`), by path.",
+        resolve: (c) => setting("providerData")(c as never),
+      }),
       usePkce: t.boolean({ resolve: (c) => setting("usePkce")(c as never) }),
       tokenEndpointAuthMethod: t.field({
         type: TokenEndpointAuthMethodEnum,

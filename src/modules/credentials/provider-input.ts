@@ -8,7 +8,7 @@ import {
   type KindInputKey,
   parseConnectionConfig,
 } from "../catalog/apply.js";
-import type { Catalog } from "../catalog/catalog.js";
+import { authMethodOf, type Catalog } from "../catalog/catalog.js";
 
 const inputKeys: readonly KindInputKey[] = ["basic", "bearer", "oauth2", "clientCredentials"];
 
@@ -16,6 +16,8 @@ export type ProviderInput = {
   /** The create input with the kind block completed from the entry. */
   input: Record<string, unknown>;
   connectionConfig: ConnectionConfig;
+  /** Settings the entry adds to what the kind creates (OAUTH2: scope rules, response fields). */
+  settings: Record<string, unknown>;
   errors: FieldError[];
 };
 
@@ -23,19 +25,34 @@ export function providerInput(catalog: Catalog, input: Record<string, unknown>):
   const key = typeof input.providerKey === "string" ? input.providerKey : null;
   const entry = catalog.get(key);
   const { config, errors } = parseConnectionConfig(input.connectionConfig, entry);
-  if (!entry) return { input, connectionConfig: config, errors };
+  const unchanged = { input, connectionConfig: config, settings: {}, errors };
+  if (!entry) return unchanged;
   const given = inputKeys.filter((inputKey) => input[inputKey] != null);
   // Zero or several kind blocks are reported by the kind choice; nothing to complete then.
-  if (given.length !== 1) return { input, connectionConfig: config, errors };
+  if (given.length !== 1) return unchanged;
   const inputKey = given[0] as KindInputKey;
   const block = input[inputKey];
-  if (typeof block !== "object" || block === null) {
-    return { input, connectionConfig: config, errors };
-  }
+  if (typeof block !== "object" || block === null) return unchanged;
   const applied = applyProvider(entry, inputKey, block as Record<string, unknown>, config);
+  const method = authMethodOf(entry, "OAUTH2");
+  const settings =
+    inputKey === "oauth2" && method
+      ? {
+          providerScopes: {
+            separator: entry.scopes.separator,
+            responseSeparator: entry.scopes.responseSeparator ?? null,
+            aliases: entry.scopes.aliases,
+          },
+          tokenResponseFields: {
+            keep: method.tokenResponse.keep,
+            accountId: method.tokenResponse.accountId ?? null,
+          },
+        }
+      : {};
   return {
     input: { ...input, [inputKey]: applied.block },
     connectionConfig: config,
+    settings,
     errors: [...errors, ...applied.errors],
   };
 }

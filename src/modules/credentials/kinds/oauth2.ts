@@ -55,6 +55,22 @@ export const oauth2Settings = z.object({
   tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).default("CLIENT_SECRET_BASIC"),
   audience: z.string().nullable().default(null),
   accountId: z.string().nullable().default(null),
+  /** The catalog provider's scope separator and spellings, kept when the credential was made. */
+  providerScopes: z
+    .object({
+      separator: z.string(),
+      responseSeparator: z.string().nullable(),
+      aliases: z.record(z.string(), z.string()),
+    })
+    .nullable()
+    .default(null),
+  /** Which token-response fields the catalog provider keeps, and where its account id is. */
+  tokenResponseFields: z
+    .object({ keep: z.array(z.string()), accountId: z.string().nullable() })
+    .nullable()
+    .default(null),
+  /** The kept token-response fields (Salesforce `instance_url`, Slack `team.id`). */
+  providerData: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** The endpoints last read from the issuer's metadata (see oauth/discovery). */
   discovered: z
     .object({
@@ -199,6 +215,9 @@ export function createOAuth2(
         "CLIENT_SECRET_BASIC") as TokenEndpointAuthMethod,
       audience: input.audience ?? null,
       accountId: null,
+      providerScopes: null,
+      tokenResponseFields: null,
+      providerData: {},
       discovered: null,
     },
     secrets,
@@ -262,11 +281,11 @@ export function scopesAfterRefresh(
 ): { settings: OAuth2Settings; reason: { code: string; message: string } | null } {
   let next = settings;
   if (token.scope) {
-    const granted = grantedScopesOf(token.scope, settings.grantedScopes);
+    const granted = grantedScopesOf(token.scope, settings.grantedScopes, settings.providerScopes);
     const stillMissing = missingScopesOf(
       settings.missingScopes,
       granted,
-      scopeSpellingFor(providerKey),
+      scopeSpellingFor(providerKey, settings.providerScopes),
     );
     next = { ...settings, grantedScopes: granted, missingScopes: stillMissing };
   }
