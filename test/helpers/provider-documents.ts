@@ -175,6 +175,7 @@ export const ProviderCredentialQuery = graphql(`
         grantedScopes
         missingScopes
         accountId
+        providerData
       }
     }
   }

@@ -127,6 +127,19 @@ auth:
 verify:
   url: http://{subdomain}.desk.test:${fake.port}/api/v2/users/me.json
 `,
+    "fakeslack.yaml": `
+key: fakeslack
+name: Fake Slack
+auth:
+  - kind: OAUTH2
+    authorizationUrl: https://slack.provider.example/oauth/v2/authorize
+    tokenUrl: ${stub.tokenUrl}
+    pkce: false
+    tokenResponse: { keep: [team.id, team.name, bot_user_id], accountId: team.id }
+scopes:
+  default: [channels:read, chat:write]
+  separator: ","
+`,
     "fakegoogle.yaml": `
 key: fakegoogle
 name: Fake Google
@@ -281,9 +294,8 @@ describe("the catalog", () => {
     const refused = await app.execute(ProvidersQuery, {}, { key: connectorsOnly });
     expect(refused.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
     const reader = await createKey(app, ["credentials:read"]);
-    expect(dataOf(await app.execute(ProvidersQuery, {}, { key: reader })).providers.length).toBe(
-      18,
-    );
+    const all = dataOf(await app.execute(ProvidersQuery, {}, { key: writer })).providers;
+    expect(dataOf(await app.execute(ProvidersQuery, {}, { key: reader })).providers).toEqual(all);
   });
 });
 
@@ -477,6 +489,54 @@ describe("provider quirks", () => {
       grantedScopes: [userinfoEmail, gmailReadonly],
     });
     expectNoCanary(read);
+  });
+});
+
+describe("Slack-style OAuth", () => {
+  it("joins scopes with commas, reads a comma-separated grant, and keeps team.id as the account id", async () => {
+    const created = await create({
+      providerKey: "fakeslack",
+      oauth2: { clientId: "slack-client", clientSecret },
+    });
+    if (created.__typename !== "CreateCredentialSuccess") throw new Error(JSON.stringify(created));
+    expect(created.credential).toMatchObject({
+      usePkce: false,
+      scopes: ["channels:read", "chat:write"],
+    });
+    const started = dataOf(
+      await app.execute(ProviderAuthorizeMutation, { input: { id: created.credential.id } }),
+    ).authorizeCredential;
+    if (started.__typename !== "AuthorizeCredentialSuccess")
+      throw new Error(JSON.stringify(started));
+    const url = new URL(started.authorizationUrl);
+    expect(url.searchParams.get("scope")).toBe("channels:read,chat:write");
+    expect(url.searchParams.has("code_challenge")).toBe(false);
+    stub.script(
+      tokenReply({
+        access_token: `xoxb-${randomBytes(8).toString("hex")}`,
+        scope: "channels:read,chat:write",
+        bot_user_id: "U999",
+        team: { id: "T123", name: "Acme", secret_note: "not kept" },
+        authed_user: { id: "U1", access_token: "user-token-not-kept" },
+      }),
+    );
+    const completed = dataOf(
+      await app.execute(ProviderCompleteMutation, {
+        input: { state: started.state, code: `code-${randomBytes(6).toString("hex")}` },
+      }),
+    ).completeAuthorization;
+    expect(completed.__typename).toBe("CompleteAuthorizationSuccess");
+    const read = dataOf(
+      await app.execute(ProviderCredentialQuery, { id: created.credential.id }, { key: writer }),
+    ).credential;
+    expect(read).toMatchObject({
+      status: "ACTIVE",
+      grantedScopes: ["channels:read", "chat:write"],
+      missingScopes: [],
+      accountId: "T123",
+      providerData: { "team.id": "T123", "team.name": "Acme", bot_user_id: "U999" },
+    });
+    expect(JSON.stringify(read)).not.toContain("user-token-not-kept");
   });
 });
 
