@@ -16,8 +16,10 @@ import {
 import type { KeyRing } from "./lib/crypto.js";
 import type { Logger } from "./lib/logger.js";
 import type { Outbound } from "./lib/outbound.js";
+import type { Catalog } from "./modules/catalog/catalog.js";
 import type { Refresher } from "./modules/credentials/refresh.service.js";
 import type { CredentialRotation } from "./modules/credentials/rotation.service.js";
+import type { IdleVerifier } from "./modules/credentials/verification.service.js";
 import type { EventPruner } from "./modules/events/events.service.js";
 import type { PubSub } from "./pubsub.js";
 
@@ -65,6 +67,10 @@ export interface Services {
   verifyJwt: JwtVerifier | null;
   /** The one path for outbound HTTP requests, with the address policy from OUTBOUND_ALLOW. */
   outbound: Outbound;
+  /** The provider catalog, loaded once at start. */
+  catalog: Catalog;
+  /** Re-checks idle static credentials with their provider, in the background. */
+  idleVerifier: IdleVerifier;
 }
 
 export type Context = {
@@ -220,14 +226,23 @@ async function callerFromJwt(services: Services, token: string): Promise<Caller 
 /** What domain services use: the shared services and the database client. */
 export type ServiceDeps = Pick<
   Services,
-  "keyRing" | "logger" | "config" | "refresher" | "outbound" | "pubsub"
+  "keyRing" | "logger" | "config" | "refresher" | "outbound" | "pubsub" | "catalog"
 > & {
   prisma: PrismaClient;
 };
 
 export function serviceDepsOf(services: Services): ServiceDeps {
-  const { keyRing, logger, config, refresher, outbound, pubsub } = services;
-  return { prisma: services.db.prisma, keyRing, logger, config, refresher, outbound, pubsub };
+  const { keyRing, logger, config, refresher, outbound, pubsub, catalog } = services;
+  return {
+    prisma: services.db.prisma,
+    keyRing,
+    logger,
+    config,
+    refresher,
+    outbound,
+    pubsub,
+    catalog,
+  };
 }
 
 /**

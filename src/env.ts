@@ -54,6 +54,16 @@ export type Config = {
     /** Events held for one subscriber that is not reading; one more closes its stream. */
     bufferSize: number;
   };
+  providers: {
+    /** Extra or overriding provider catalog files (YAML); null for the shipped catalog only. */
+    dir: string | null;
+  };
+  verification: {
+    /** Static credentials unused this long are checked with their provider again; 0 off. */
+    idleAfterMs: number;
+    /** How often each instance looks for such credentials; 0 turns it off. */
+    sweepIntervalMs: number;
+  };
   http: {
     /** Largest request body accepted; larger ones are refused before parsing. */
     maxRequestBytes: number;
@@ -235,6 +245,9 @@ const schema = z.object({
   ),
   ROTATION_SWEEP_INTERVAL: duration("5m", 1_000),
   OUTBOUND_ALLOW: z.string().optional(),
+  PROVIDERS_DIR: optionalString,
+  VERIFY_IDLE_AFTER: duration("24h", 60_000),
+  VERIFY_SWEEP_INTERVAL: duration("15m", 1_000),
   MAX_REQUEST_BYTES: z.preprocess(
     emptyToUndefined,
     z.coerce
@@ -346,6 +359,13 @@ export function parseEnv(env: Record<string, string | undefined>): Config {
     subscriptions: {
       recheckIntervalMs: values.SUBSCRIPTION_RECHECK_INTERVAL || 20_000,
       bufferSize: values.SUBSCRIPTION_BUFFER,
+    },
+    providers: {
+      dir: values.PROVIDERS_DIR ? path.resolve(values.PROVIDERS_DIR) : null,
+    },
+    verification: {
+      idleAfterMs: values.VERIFY_IDLE_AFTER,
+      sweepIntervalMs: values.VERIFY_SWEEP_INTERVAL,
     },
     http: {
       maxRequestBytes: values.MAX_REQUEST_BYTES,

@@ -6,6 +6,7 @@ import path from "node:path";
 import { openDatabase } from "./db.js";
 import { type Config, ConfigError, parseEnv } from "./env.js";
 import { acquireDataDirLock, DataDirLockedError } from "./lib/data-lock.js";
+import { loadCatalog } from "./modules/catalog/catalog.js";
 import { createKeyport } from "./yoga.js";
 
 async function prepare(config: Config) {
@@ -76,6 +77,8 @@ function starting(_request: IncomingMessage, response: ServerResponse) {
 async function main() {
   // Configuration first: every problem in one message, before anything is opened or written.
   const config = parseEnv(process.env);
+  // The provider catalog is checked before the database is touched: a broken file stops here.
+  const catalog = loadCatalog({ providersDir: config.providers.dir });
   const lock = config.databaseUrl ? null : acquireDataDirLock(config.dataDir, "server");
   const server = createServer(starting);
   let inFlight = 0;
@@ -85,7 +88,7 @@ async function main() {
   });
   await listen(server, config);
   const database = await prepare(config);
-  const keyport = await createKeyport(config, { database });
+  const keyport = await createKeyport(config, { database, catalog });
   const log = keyport.services.logger;
   if (keyport.bootstrap.created) {
     const keyFile = path.join(config.dataDir, "admin-api-key");

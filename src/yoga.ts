@@ -25,8 +25,10 @@ import { createOutbound, type Outbound } from "./lib/outbound.js";
 import { playgroundOptions, renderPlayground } from "./lib/playground.js";
 import { useRequestLimits } from "./lib/request-limits.js";
 import { handleOAuthCallback } from "./modules/authorization/authorization.routes.js";
+import { type Catalog, loadCatalog } from "./modules/catalog/catalog.js";
 import { Refresher } from "./modules/credentials/refresh.service.js";
 import { CredentialRotation } from "./modules/credentials/rotation.service.js";
+import { IdleVerifier } from "./modules/credentials/verification.service.js";
 import { EventPruner } from "./modules/events/events.service.js";
 import { callerWatchOf } from "./modules/subscriptions/caller-watch.js";
 import { useGraphqlSse } from "./modules/subscriptions/graphql-sse.js";
@@ -44,6 +46,8 @@ export type KeyportOptions = {
   /** Use this event bus instead of one built from the configuration (instances in one process
    * share one, as instances on one Redis do). */
   pubsub?: PubSub;
+  /** Use this provider catalog instead of loading the shipped one and PROVIDERS_DIR. */
+  catalog?: Catalog;
 };
 
 export type Keyport = {
@@ -72,6 +76,8 @@ export async function createKeyport(
   options: KeyportOptions = {},
 ): Promise<Keyport> {
   const logger = createLogger(config.logLevel, options.logSink);
+  // A broken catalog file stops the start before anything is opened.
+  const catalog = options.catalog ?? loadCatalog({ providersDir: config.providers.dir });
   const db =
     options.database ??
     (await openDatabase(
@@ -100,6 +106,17 @@ export async function createKeyport(
     config,
     outbound,
     pubsub,
+    catalog,
+  });
+  const idleVerifier = new IdleVerifier({
+    prisma: db.prisma,
+    keyRing,
+    logger,
+    config,
+    outbound,
+    pubsub,
+    catalog,
+    refresher,
   });
   const eventPruner = new EventPruner(
     { prisma: db.prisma, logger },
@@ -109,7 +126,7 @@ export async function createKeyport(
     },
   );
   const rotation = new CredentialRotation(
-    { prisma: db.prisma, keyRing, logger, config, outbound, pubsub, refresher },
+    { prisma: db.prisma, keyRing, logger, config, outbound, pubsub, refresher, catalog },
     { sweepIntervalMs: config.rotation.sweepIntervalMs },
   );
   const services: Services = {
@@ -122,6 +139,8 @@ export async function createKeyport(
     eventPruner,
     rotation,
     outbound,
+    catalog,
+    idleVerifier,
     verifyJwt: createJwtVerifier({
       secret: config.auth.jwtSecret,
       jwksUrl: config.auth.jwksUrl,
@@ -136,6 +155,7 @@ export async function createKeyport(
   refresher.startSweeper();
   eventPruner.start();
   rotation.start();
+  idleVerifier.start();
 
   // A request whose credentials were checked early (a large body) reuses that context.
   const earlyContexts = new WeakMap<Request, Promise<Context>>();
@@ -294,6 +314,7 @@ export async function createKeyport(
     endSubscriptions,
     async close(options = {}) {
       refresher.stopSweeper();
+      idleVerifier.stop();
       eventPruner.stop();
       rotation.stop();
       await endSubscriptions();

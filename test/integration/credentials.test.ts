@@ -275,13 +275,13 @@ describe("credentials", () => {
     await create({
       name: "acme github 1",
       externalUserId: "acme-user",
-      providerKey: "github",
+      providerKey: "acme-github",
       bearer: { token: "gh-token-1-value" },
     });
     await create({
       name: "acme github 2",
       externalUserId: "acme-user",
-      providerKey: "github",
+      providerKey: "acme-github",
       bearer: { token: "gh-token-2-value" },
     });
     await create({
@@ -301,7 +301,7 @@ describe("credentials", () => {
       "acme github 2",
       "acme prod",
     ]);
-    expect(await names({ externalUserId: "acme-user", providerKey: "github" })).toEqual([
+    expect(await names({ externalUserId: "acme-user", providerKey: "acme-github" })).toEqual([
       "acme github 1",
       "acme github 2",
     ]);

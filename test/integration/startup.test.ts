@@ -1,6 +1,6 @@
 // Starts the real server process with bad configuration and checks it stops quickly and clearly.
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -87,6 +87,21 @@ describe("server start", () => {
     expect(result.code).not.toBe(0);
     expect(result.ms).toBeLessThan(15_000);
     expect(result.stderr).toMatch(/DATABASE_URL cannot be reached/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses a broken provider catalog file in PROVIDERS_DIR, naming the file and the problem", async () => {
+    const providersDir = await tempDir();
+    await writeFile(
+      path.join(providersDir, "inhouse.yaml"),
+      "key: inhouse\nname: In-house\nauth:\n  - kind: BEARER\n    placement: { in: SIDEWAYS }\n",
+    );
+    const result = await startServer({ DATA_DIR: await tempDir(), PROVIDERS_DIR: providersDir });
+    expect(result.code).not.toBe(0);
+    expect(result.ms).toBeLessThan(15_000);
+    expect(result.stderr).toContain("keyport cannot start");
+    expect(result.stderr).toContain(path.join(providersDir, "inhouse.yaml"));
+    expect(result.stderr).toMatch(/auth\.0\.placement\.in/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -139,6 +139,7 @@ describe("requestToken retries", () => {
       expiresIn: 3600,
       scope: null,
       idToken: null,
+      extra: { token_type: "Bearer", expires_in: 3600 },
     });
     expect(attempts.map((a) => [a.outcome, a.httpStatus, a.errorCode])).toEqual([
       ["failure", 503, "PROVIDER_UNAVAILABLE"],
@@ -487,6 +488,8 @@ describe("requestToken responses", () => {
       expiresIn: 60,
       scope: "read write",
       idToken: "eyJ.x.y",
+      // Everything but the tokens, for provider fields the catalog keeps.
+      extra: { token_type: "DPoP", expires_in: 60, scope: "read write" },
     });
   });
 

@@ -121,7 +121,9 @@ export async function startAuthorization(
   url.searchParams.set("response_type", "code");
   url.searchParams.set("client_id", settings.clientId);
   url.searchParams.set("redirect_uri", redirectUri);
-  if (requested.length > 0) url.searchParams.set("scope", requested.join(" "));
+  if (requested.length > 0) {
+    url.searchParams.set("scope", requested.join(settings.providerScopes?.separator ?? " "));
+  }
   url.searchParams.set("state", state);
   if (verifier) {
     url.searchParams.set("code_challenge", pkceChallenge(verifier));
@@ -385,11 +387,13 @@ export async function completeAuthorization(
 
   // Fewer scopes than requested still leave a working token: it is kept, and the credential is
   // DEGRADED until a re-authorization grants the rest.
-  const granted = grantedScopesOf(token.scope, authorization.scopes);
+  const granted = grantedScopesOf(token.scope, authorization.scopes, settings.providerScopes);
+  const kept = tokenResponseFieldsOf(settings.tokenResponseFields, token.extra);
+  accountId ??= kept.accountId;
   const missing = missingScopesOf(
     authorization.scopes,
     granted,
-    scopeSpellingFor(credential.providerKey),
+    scopeSpellingFor(credential.providerKey, settings.providerScopes),
   );
   if (
     authorization.reauthorize &&
@@ -414,6 +418,7 @@ export async function completeAuthorization(
     grantedScopes: granted,
     missingScopes: missing,
     accountId: accountId ?? settings.accountId,
+    providerData: { ...settings.providerData, ...kept.data },
   };
   const status = missing.length > 0 ? "DEGRADED" : "ACTIVE";
   const reason =
@@ -452,4 +457,33 @@ export async function completeAuthorization(
     });
   });
   return ids;
+}
+
+/** The token-response fields a catalog provider keeps, and the account id it names. */
+function tokenResponseFieldsOf(
+  rules: { keep: string[]; accountId: string | null } | null,
+  extra: Record<string, unknown>,
+): { data: Record<string, string | number | boolean>; accountId: string | null } {
+  if (!rules) return { data: {}, accountId: null };
+  const read = (path: string) =>
+    path
+      .split(".")
+      .reduce<unknown>(
+        (value, part) =>
+          value && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined,
+        extra,
+      );
+  const data: Record<string, string | number | boolean> = {};
+  for (const path of rules.keep) {
+    const value = read(path);
+    // Only plain values: a nested object could carry more than the entry asked for.
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      data[path] = value;
+    }
+  }
+  const id = rules.accountId ? read(rules.accountId) : undefined;
+  return {
+    data,
+    accountId: typeof id === "string" || typeof id === "number" ? String(id) : null,
+  };
 }

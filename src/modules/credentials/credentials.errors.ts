@@ -51,6 +51,18 @@ export class CredentialConflictError extends Error {
   }
 }
 
+/** The provider's dry call failed; `code` classifies why (on create, nothing was stored). */
+export class CredentialVerificationError extends Error {
+  override name = "CredentialVerificationError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number | null,
+  ) {
+    super(message);
+  }
+}
+
 export type RollbackUnavailableReason = "NO_PREVIOUS_SECRET" | "OVERLAP_EXPIRED";
 
 /** A rotation cannot be rolled back: none kept a previous secret, or its overlap window closed. */
@@ -67,4 +79,9 @@ export class RotationRollbackUnavailableError extends Error {
         : "There is no previous secret to restore: the credential has not been rotated with an overlap, or the rotation was already rolled back.",
     );
   }
+}
+
+/** The credential's provider offers no dry call for it (no verify request in the catalog). */
+export class CredentialNotVerifiableError extends Error {
+  override name = "CredentialNotVerifiableError";
 }

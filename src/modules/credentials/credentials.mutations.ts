@@ -27,6 +27,7 @@ import {
   TokenPlacementEnum,
 } from "./credentials.types.js";
 import type { CredentialKind } from "./kinds/common.js";
+import { CredentialVerificationError } from "./verification.service.js";
 
 // Input fields that may span lines; every other string input is refused with CR or LF.
 const multiline = { multiline: true };
@@ -204,7 +205,13 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
       description: "Required unless your API key is limited to one environment.",
     }),
     providerKey: t.string({
-      description: "Which provider it is for (e.g. `github`); used for filtering and display.",
+      description:
+        "A provider from the catalog (see `providers`): keyport fills in what the kind input leaves out (endpoints, scopes, PKCE, placement) and checks the given fields against the provider's form. Keys not in the catalog are kept as a plain label.",
+    }),
+    connectionConfig: t.field({
+      type: "JSON",
+      description:
+        'The provider\'s connection variables, e.g. {"subdomain": "acme"} (see `Provider.connectionVariables`).',
     }),
     externalUserId: t.string({
       description:
@@ -213,7 +220,7 @@ const CreateCredentialInput = builder.inputType("CreateCredentialInput", {
     verify: t.boolean({
       defaultValue: true,
       description:
-        "Check with the provider before storing: CLIENT_CREDENTIALS fetches a token, OAUTH2 with an issuer reads its metadata. Other kinds are stored as given.",
+        "Check the credential with its provider before storing it: the catalog's verify request (BASIC, BEARER), a token request (CLIENT_CREDENTIALS) or the issuer's metadata (OAUTH2 with an issuer). A failure stores nothing and returns CredentialVerificationError.",
     }),
     basic: t.field({ description: "Settings of a BASIC credential.", type: BasicCredentialInput }),
     bearer: t.field({
@@ -258,14 +265,14 @@ const CredentialSuccess = (
 builder.mutationField("createCredential", (t) =>
   t.field({
     description:
-      "Stores a new credential, secrets encrypted. CLIENT_CREDENTIALS fetches a token first and OAUTH2 with an issuer reads its metadata (unless `verify: false`), so a wrong secret or URL is reported before anything is stored. Through a connect session, externalUserId and environmentId are the session's (another value is a validation error), and providerKey must be one of the session's providers when it lists any. OAUTH2 credentials start PENDING_AUTHORIZATION: follow with authorizeCredential. Returns ValidationError (bad or conflicting fields, duplicate name, several or no kinds given), NotFoundError (unknown environment) or CredentialProviderError (the provider refused).",
+      "Stores a new credential, secrets encrypted. Unless `verify: false`, the provider is asked first (the catalog's verify request for BASIC and BEARER, a token request for CLIENT_CREDENTIALS, the issuer's metadata for OAUTH2 with an issuer), so a wrong secret or URL is reported before anything is stored. Through a connect session, externalUserId and environmentId are the session's (another value is a validation error), and providerKey must be one of the session's providers when it lists any. OAUTH2 credentials start PENDING_AUTHORIZATION: follow with authorizeCredential. Returns ValidationError (bad or conflicting fields, duplicate name, several or no kinds given), NotFoundError (unknown environment) CredentialProviderError (the provider refused a token request or discovery) or CredentialVerificationError (the provider's verify request failed; nothing stored).",
     type: CredentialSuccess("CreateCredentialSuccess", credentialsWriteOrConnect),
     authScopes: credentialsWriteOrConnect,
     errors: {
-      types: [...commonErrors, CredentialProviderError],
+      types: [...commonErrors, CredentialProviderError, CredentialVerificationError],
       union: {
         description:
-          "The created credential, or why not: ValidationError, NotFoundError (environment) or CredentialProviderError.",
+          "The created credential, or why not: ValidationError, NotFoundError (environment), CredentialProviderError or CredentialVerificationError.",
       },
     },
     args: {

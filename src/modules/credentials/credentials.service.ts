@@ -27,6 +27,7 @@ import {
   singleLine,
 } from "./kinds/common.js";
 import { type KindDefinition, kindDefinitions, kindInputKeys, settingsOf } from "./kinds/index.js";
+import { providerInput } from "./provider-input.js";
 import { maxTokenAttempts, refreshDecision } from "./refresh.service.js";
 import { revokeOnDelete } from "./revoke.js";
 import { encryptSecretRows, upsertSecretRows } from "./secret-rows.js";
@@ -123,10 +124,13 @@ export type CreateCredentialRequest = Record<string, unknown> & { environmentId?
 export async function createCredential(
   deps: Deps,
   caller: CredentialActor,
-  input: CreateCredentialRequest,
+  request: CreateCredentialRequest,
 ) {
   const context = { production: deps.config.production, outbound: deps.outbound };
-  const errors: FieldError[] = [];
+  // With a catalog provider, the kind block is completed from its entry and checked against it.
+  const provider = providerInput(deps.catalog, request);
+  const input = provider.input;
+  const errors: FieldError[] = [...provider.errors];
   const base = createBase.safeParse(input);
   if (!base.success) errors.push(...issuesToFieldErrors(base.error, []));
   const definition = chooseKind(input);
@@ -143,13 +147,18 @@ export async function createCredential(
   }
   const data = base.data;
   if (caller.connect) connectSessionCreateProblem(caller.connect, data);
+  creation.settings = { ...creation.settings, ...provider.settings };
   const environmentId = await environmentForCaller(deps.prisma, caller, data.environmentId ?? null);
 
   const id = uuidv7();
   let verifiedAt: Date | null = null;
   if (definition.verify && data.verify !== false) {
     // The kind's check before anything is stored; a failure throws the classified error.
-    const verified = await definition.verify(creation, providerContext(deps));
+    const entry = deps.catalog.get(data.providerKey);
+    const verified = await definition.verify(creation, {
+      ...providerContext(deps),
+      provider: entry ? { entry, connectionConfig: provider.connectionConfig } : null,
+    });
     creation = verified.creation;
     if (verified.verified) verifiedAt = new Date();
   }
@@ -169,6 +178,7 @@ export async function createCredential(
           name: data.name,
           description: data.description ?? null,
           providerKey: data.providerKey ?? null,
+          connectionConfig: provider.connectionConfig,
           externalUserId: caller.connect?.externalUserId ?? data.externalUserId ?? null,
           status: creation.status,
           settings: creation.settings as Prisma.InputJsonObject,

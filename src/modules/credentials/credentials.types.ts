@@ -4,6 +4,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder } from "../../builder.js";
 import { type Context, callerOf, serviceDepsOf } from "../../context.js";
 import { fieldError } from "../../lib/validation.js";
+import { ProviderRef } from "../catalog/catalog.refs.js";
 import { ErrorInterface } from "../common/errors.types.js";
 import { tryDecodeId } from "../common/ids.js";
 import { registerNodeLoader } from "../common/nodes.js";
@@ -304,6 +305,20 @@ export const CredentialBaseRef = builder.prismaInterface("Credential", {
         "The provider this credential is for (e.g. `github`), when set; free text used for filtering and display.",
       nullable: true,
     }),
+    provider: t.field({
+      type: ProviderRef,
+      nullable: true,
+      description:
+        "The catalog entry of providerKey; null without a providerKey or when the catalog has no such provider.",
+      select: { providerKey: true },
+      resolve: (credential, _args, context) => context.services.catalog.get(credential.providerKey),
+    }),
+    connectionConfig: t.field({
+      type: "JSON",
+      description: "The provider's connection variables for this credential (`subdomain`).",
+      select: { connectionConfig: true },
+      resolve: (credential) => credential.connectionConfig ?? {},
+    }),
     externalUserId: t.exposeString("externalUserId", {
       description:
         "Your own id of the end user this credential belongs to; null for workspace-owned credentials. Filter credentials by it.",
@@ -601,6 +616,12 @@ export const OAuth2CredentialRef = builder.prismaNode("Credential", {
           "The provider's id of the account that authorized (the ID token's `sub` when available); reauthorization must sign in to the same one. Null before authorization.",
         nullable: true,
         resolve: (c) => setting("accountId")(c as never),
+      }),
+      providerData: t.field({
+        type: "JSON",
+        description:
+          "Token-response fields the provider's catalog entry keeps (Salesforce `instance_url`, Slack `team.id`), by path.",
+        resolve: (c) => setting("providerData")(c as never),
       }),
       usePkce: t.boolean({
         description: "Whether the authorization code flow uses PKCE (S256). On by default.",

@@ -22,9 +22,16 @@ export type CredentialEventType =
   | "RESTORED"
   | "ROTATED"
   | "VERIFIED"
+  | "VERIFICATION_FAILED"
   | "DELETED";
 
-export type AttemptAction = "authorize" | "exchange" | "refresh" | "client_credentials" | "revoke";
+export type AttemptAction =
+  | "authorize"
+  | "exchange"
+  | "refresh"
+  | "client_credentials"
+  | "revoke"
+  | "verify";
 
 export type Attempt = {
   action: AttemptAction;

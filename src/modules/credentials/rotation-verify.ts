@@ -1,14 +1,15 @@
 // Checking a new secret with its provider before a rotation swaps it in. Everything a rotation
 // needs to know about verification goes through verifyRotatedSecret, which dispatches to the
-// kind's rotationCheck; kinds without one pass unchecked.
+// kind's rotationCheck, or to the provider's verify request for static kinds; others pass unchecked.
 import type { ServiceDeps } from "../../context.js";
 import type { Credential } from "../../generated/prisma/client.js";
 import { TokenEndpointError } from "../oauth/token-client.js";
-import { CredentialProviderError } from "./credentials.errors.js";
+import { CredentialProviderError, CredentialVerificationError } from "./credentials.errors.js";
 import type { Attempt } from "./history.js";
 import { kindDefinitions, settingsOf } from "./kinds/index.js";
 import { maxTokenAttempts } from "./refresh.service.js";
 import { attemptFrom } from "./token-store.js";
+import { type VerifiableCredential, verifySecretMaterial } from "./verification.service.js";
 
 export type RotationVerification = {
   /** The provider was asked and accepted the new secret (false: nothing to ask yet). */
@@ -37,12 +38,24 @@ const unchecked: RotationVerification = {
  * nothing. Kinds without a check pass unchecked.
  */
 export async function verifyRotatedSecret(
-  deps: Pick<ServiceDeps, "outbound" | "config">,
-  row: Pick<Credential, "kind" | "settings">,
+  deps: Parameters<typeof verifySecretMaterial>[0],
+  row: Pick<Credential, "kind" | "settings"> & VerifiableCredential,
   newSecrets: Record<string, string>,
 ): Promise<RotationVerification> {
   const check = kindDefinitions[row.kind].rotationCheck;
-  if (!check) return unchecked;
+  if (!check) {
+    // Static kinds: the provider's verify request (from the catalog), with the new secret.
+    const outcome = await verifySecretMaterial(deps, row, newSecrets);
+    if (!outcome) return unchecked;
+    if (!outcome.ok) {
+      throw new CredentialVerificationError(
+        outcome.code,
+        `The new secret was not accepted, so nothing was changed: ${outcome.message}`,
+        outcome.httpStatus,
+      );
+    }
+    return { ...unchecked, verified: true };
+  }
   try {
     const obtained = await check.obtain(settingsOf(row), newSecrets, {
       outbound: deps.outbound,

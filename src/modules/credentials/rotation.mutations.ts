@@ -6,6 +6,7 @@ import { commonErrors, ErrorInterface } from "../common/errors.types.js";
 import {
   CredentialConflictError,
   CredentialProviderError,
+  CredentialVerificationError,
   RotationRollbackUnavailableError,
 } from "./credentials.errors.js";
 import { CredentialUnion, credentialGlobalId, credentialRawId } from "./credentials.types.js";
@@ -128,7 +129,14 @@ builder.mutationField("rotateCredential", (t) =>
     description:
       "Replaces a credential's password, token or client secret: verifies the new one, swaps it in, bumps the version and records ROTATED. Of concurrent rotations only one succeeds; the others get CredentialConflictError.",
     authScopes: { scope: "credentials:write" },
-    errors: { types: [...commonErrors, CredentialProviderError, CredentialConflictError] },
+    errors: {
+      types: [
+        ...commonErrors,
+        CredentialProviderError,
+        CredentialVerificationError,
+        CredentialConflictError,
+      ],
+    },
     args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);

@@ -50,6 +50,10 @@ export const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
     },
     ROTATED: { description: "Its secret was replaced (rotateCredential)." },
     VERIFIED: { description: "The provider accepted it in a check." },
+    VERIFICATION_FAILED: {
+      description:
+        "The provider's dry call failed (testCredential or the idle re-check); see reason.",
+    },
     DELETED: {
       description: "The credential was deleted; the event lists the connectors that used it.",
     },
@@ -64,6 +68,7 @@ const AttemptActionEnum = builder.enumType("CredentialAttemptAction", {
     REFRESH: { description: "Refreshing an access token." },
     CLIENT_CREDENTIALS: { description: "Fetching a token with the client-credentials grant." },
     REVOKE: { description: "Revoking a token at the provider." },
+    VERIFY: { description: "The provider's dry call that checks a credential." },
   } as const,
 });
 const AttemptOutcomeEnum = builder.enumType("CredentialAttemptOutcome", {

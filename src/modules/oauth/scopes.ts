@@ -32,8 +32,20 @@ const builtInSpellings: Readonly<Record<string, ScopeSpelling>> = {
   }),
 };
 
-/** How the credential's provider spells scopes; exact comparison for unknown providers. */
-export function scopeSpellingFor(providerKey: string | null | undefined): ScopeSpelling {
+/** A catalog provider's scope rules, as kept with an OAuth credential. */
+export type ProviderScopeRules = {
+  separator: string;
+  responseSeparator: string | null;
+  aliases: Readonly<Record<string, string>>;
+};
+
+/** How the credential's provider spells scopes; exact comparison for unknown providers. The
+ * catalog's rules, when the credential has them, come first. */
+export function scopeSpellingFor(
+  providerKey: string | null | undefined,
+  rules?: ProviderScopeRules | null,
+): ScopeSpelling {
+  if (rules) return aliasSpelling(rules.aliases);
   return (
     (providerKey && Object.hasOwn(builtInSpellings, providerKey)
       ? builtInSpellings[providerKey]
@@ -45,9 +57,22 @@ export function scopeSpellingFor(providerKey: string | null | undefined): ScopeS
  * The scopes a token response grants. An absent (or empty) `scope` means "as requested"
  * (RFC 6749 §5.1), so `requested` is returned then.
  */
-export function grantedScopesOf(responseScope: string | null, requested: readonly string[]) {
-  const granted = responseScope ? responseScope.split(" ").filter(Boolean) : [...requested];
-  return [...new Set(granted)];
+export function grantedScopesOf(
+  responseScope: string | null,
+  requested: readonly string[],
+  rules?: ProviderScopeRules | null,
+) {
+  // Providers that separate with commas (Slack, GitHub's answers) may add spaces too.
+  const separator = rules ? (rules.responseSeparator ?? rules.separator) : " ";
+  const granted = responseScope
+    ? responseScope
+        .split(separator)
+        .flatMap((part) => part.split(" "))
+        .filter(Boolean)
+    : [...requested];
+  // In the catalog's spelling, so granted and requested scopes read alike.
+  const spelled = rules ? granted.map(aliasSpelling(rules.aliases)) : granted;
+  return [...new Set(spelled)];
 }
 
 /** The requested scopes that `granted` does not cover, in the requested order and spelling. */

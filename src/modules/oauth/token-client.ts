@@ -47,6 +47,9 @@ export type TokenResponse = {
   expiresIn: number | null;
   scope: string | null;
   idToken: string | null;
+  /** The response's other members (never the tokens), for provider fields such as Salesforce's
+   * `instance_url` or Slack's `team`. */
+  extra: Record<string, unknown>;
 };
 
 export type TokenAttempt = {
@@ -586,6 +589,11 @@ function toTokenResponse(body: Record<string, unknown>): TokenResponse | null {
     expiresIn: parseExpiresIn(body.expires_in),
     scope: parseScope(body.scope),
     idToken: nonEmptyString(body.id_token),
+    extra: Object.fromEntries(
+      Object.entries(body).filter(
+        ([name]) => !["access_token", "refresh_token", "id_token"].includes(name),
+      ),
+    ),
   };
 }
 

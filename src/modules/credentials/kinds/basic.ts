@@ -1,7 +1,8 @@
 // Username and password: HTTP Basic auth, or a login for a database or SMTP server.
 import { z } from "zod";
 import { basicUserIdProblem, textProblem } from "../../../lib/text.js";
-import type { AuthMaterial, KindCreation, SecretEndpoints } from "./common.js";
+import { sendVerifyRequest } from "../../catalog/verify.js";
+import type { AuthMaterial, KindCheck, KindCreation, SecretEndpoints } from "./common.js";
 import { basicUsername, secretValue, shortText } from "./common.js";
 
 export const basicSettings = z.object({
@@ -85,3 +86,17 @@ export function basicSendProblems(
   if (passwordProblem) problems.push(`password ${passwordProblem}`);
   return problems;
 }
+
+/** The catalog's verify request, with the login as Basic auth (Zendesk: `email/token`). */
+export const checkBasic: KindCheck<BasicSettings> = (settings, secrets, context) => {
+  const request = context.provider?.entry.verify;
+  if (!context.provider || !request) return null;
+  return sendVerifyRequest(
+    context.outbound,
+    context.provider.entry,
+    request,
+    context.provider.connectionConfig,
+    basicAuthMaterial(settings, secrets),
+    context.timeoutMs,
+  );
+};

@@ -1,6 +1,13 @@
 // A static token (API key or bearer token) placed in a header, a query parameter or the URL path.
 import { z } from "zod";
-import type { AuthMaterial, KindCreation, SecretEndpoints, ValidationContext } from "./common.js";
+import { sendVerifyRequest } from "../../catalog/verify.js";
+import type {
+  AuthMaterial,
+  KindCheck,
+  KindCreation,
+  SecretEndpoints,
+  ValidationContext,
+} from "./common.js";
 import {
   headerSecretValue,
   headerValue,
@@ -144,3 +151,18 @@ export const bearerAuditableSettings = [
   "scheme",
   "queryParameter",
 ] as const;
+
+/** The catalog's verify request, with the token placed as the provider expects (Telegram: in
+ * the path). */
+export const checkBearer: KindCheck<BearerSettings> = (settings, secrets, context) => {
+  const request = context.provider?.entry.verify;
+  if (!context.provider || !request) return null;
+  return sendVerifyRequest(
+    context.outbound,
+    context.provider.entry,
+    request,
+    context.provider.connectionConfig,
+    bearerAuthMaterial(settings, secrets),
+    context.timeoutMs,
+  );
+};

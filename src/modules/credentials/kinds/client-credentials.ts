@@ -1,10 +1,12 @@
 // OAuth 2.0 client credentials: a machine-to-machine connection whose access token keyport
 // fetches and caches.
 import { z } from "zod";
+import type { VerificationCode } from "../../catalog/verify.js";
 import { requestToken, TokenEndpointError } from "../../oauth/token-client.js";
 import { CredentialProviderError } from "../credentials.errors.js";
 import { expiryFrom } from "../token-store.js";
 import type {
+  KindCheck,
   KindCreation,
   ProviderContext,
   SecretEndpoints,
@@ -147,3 +149,39 @@ export const clientCredentialsAuditableSettings = [
   "tokenEndpointAuthMethod",
   "audience",
 ] as const;
+
+const transientCodes = new Set(["CONNECTION_REFUSED", "PROVIDER_UNAVAILABLE", "RATE_LIMITED"]);
+
+/** The dry call of a stored connection: one token request (the token is not kept). */
+export const checkClientCredentials: KindCheck<ClientCredentialsSettings> = async (
+  settings,
+  secrets,
+  context,
+) => {
+  const started = performance.now();
+  try {
+    const { attempts } = await requestToken({
+      outbound: context.outbound,
+      tokenUrl: settings.tokenUrl,
+      parameters: clientCredentialsParameters(settings),
+      client: clientAuthOf(settings, secrets.clientSecret ?? null),
+      timeoutMs: context.timeoutMs,
+      maxAttempts: 1,
+    });
+    return {
+      ok: true,
+      httpStatus: attempts.at(-1)?.httpStatus ?? 200,
+      durationMs: performance.now() - started,
+    };
+  } catch (error) {
+    if (!(error instanceof TokenEndpointError)) throw error;
+    return {
+      ok: false,
+      code: error.code as VerificationCode,
+      message: error.message,
+      httpStatus: error.httpStatus,
+      durationMs: performance.now() - started,
+      transient: transientCodes.has(error.code),
+    };
+  }
+};

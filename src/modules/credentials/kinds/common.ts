@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { Prisma } from "../../../generated/prisma/client.js";
 import type { Outbound } from "../../../lib/outbound.js";
 import { basicUserIdProblem, headerValueProblem, textProblem } from "../../../lib/text.js";
+import type { ProviderEntry } from "../../catalog/catalog.js";
+import type { VerificationOutcome } from "../../catalog/verify.js";
 import type { ClientAuthentication, TokenAttempt } from "../../oauth/token-client.js";
 import type { AttemptAction } from "../history.js";
 
@@ -121,6 +123,8 @@ export type ProviderContext = {
   maxAttempts: number;
   /** Waits between attempts; the refresher checks it still holds its lease here. */
   sleep?: (ms: number) => Promise<void>;
+  /** The credential's catalog entry and connection variables, when it has one. */
+  provider?: CheckContext["provider"];
 };
 
 /** A token obtained without the user: what to store, and the attempts it took. */
@@ -185,6 +189,24 @@ export function bearerAccessToken(secrets: Record<string, string>): AuthMaterial
 }
 
 /** What a kind does before a credential is stored (verify on create). */
+/** What a kind's dry call needs: the outbound path and the credential's catalog entry. */
+export type CheckContext = {
+  outbound: Outbound;
+  timeoutMs: number;
+  /** The credential's provider and its connection variables; null without a catalog entry. */
+  provider: { entry: ProviderEntry; connectionConfig: Record<string, string> } | null;
+};
+
+/**
+ * The provider's dry call for a credential with the given secrets (stored ones, or candidates
+ * for a rotation); null when there is nothing to call for it. Never stores anything.
+ */
+export type KindCheck<Settings> = (
+  settings: Settings,
+  secrets: Readonly<Record<string, string>>,
+  context: CheckContext,
+) => Promise<VerificationOutcome> | null;
+
 export type VerifyContext = ProviderContext & {
   /** Reads issuer metadata freshly (no cache) when true. */
   fresh?: boolean;

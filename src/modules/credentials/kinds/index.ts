@@ -2,6 +2,7 @@
 // auditable settings, obtaining tokens, verification, revocation). Services dispatch through it
 // and never branch on the kind themselves.
 import type { z } from "zod";
+import { CredentialVerificationError } from "../credentials.errors.js";
 import {
   type BasicSettings,
   basicAuditableSettings,
@@ -12,6 +13,7 @@ import {
   basicSendProblems,
   basicSettings,
   basicUpdateInput,
+  checkBasic,
   createBasic,
 } from "./basic.js";
 import {
@@ -23,11 +25,13 @@ import {
   bearerSecretFields,
   bearerSettings,
   bearerUpdateInput,
+  checkBearer,
   checkBearerSettings,
   createBearer,
 } from "./bearer.js";
 import {
   type ClientCredentialsSettings,
+  checkClientCredentials,
   clientCredentialsAuditableSettings,
   clientCredentialsCreateInput,
   clientCredentialsSecretEndpoints,
@@ -41,7 +45,9 @@ import {
 import {
   type AuthMaterial,
   bearerAccessToken,
+  type CheckContext,
   type CredentialKind,
+  type KindCheck,
   type KindCreation,
   type ProviderContext,
   type SecretEndpoints,
@@ -50,6 +56,7 @@ import {
   type Verified,
 } from "./common.js";
 import {
+  checkOAuth2,
   createOAuth2,
   endpointProblem,
   type OAuth2Settings,
@@ -114,6 +121,9 @@ export type KindDefinition = {
    * dropped again by a rollback). null: no check yet, the new secret is swapped in unchecked.
    */
   rotationCheck: TokenGrant<AnySettings> | null;
+  /** The provider's dry call for stored or candidate secrets (testCredential, the idle re-check,
+   * rotation); null when there is nothing to call. */
+  check: KindCheck<AnySettings>;
   /** Revokes its tokens at the provider when it is deleted (best effort). */
   revoke:
     | ((
@@ -147,7 +157,9 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     tokenGrant: null,
     rotateRefreshes: false,
     authorizable: false,
-    verify: null,
+    verify: (creation, context) =>
+      verifyStatic(creation, context, checkBasic as KindCheck<AnySettings>),
+    check: checkBasic as KindCheck<AnySettings>,
     rotationCheck: null,
     revoke: null,
   },
@@ -176,7 +188,9 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     tokenGrant: null,
     rotateRefreshes: false,
     authorizable: false,
-    verify: null,
+    verify: (creation, context) =>
+      verifyStatic(creation, context, checkBearer as KindCheck<AnySettings>),
+    check: checkBearer as KindCheck<AnySettings>,
     rotationCheck: null,
     revoke: null,
   },
@@ -204,6 +218,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
       verifyOAuth2(creation as KindCreation<OAuth2Settings>, context) as Promise<
         Verified<AnySettings>
       >,
+    check: checkOAuth2 as KindCheck<AnySettings>,
     rotationCheck: null,
     revoke: (settings, decrypt, context) =>
       revokeOAuth2(settings as OAuth2Settings, decrypt, context),
@@ -236,10 +251,33 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         creation as KindCreation<ClientCredentialsSettings>,
         context,
       ) as Promise<Verified<AnySettings>>,
+    check: checkClientCredentials as KindCheck<AnySettings>,
     rotationCheck: clientCredentialsTokenGrant as unknown as TokenGrant<AnySettings>,
     revoke: null,
   },
 };
+
+/**
+ * Verify on create for static kinds: the provider's verify request, when the catalog has one.
+ * A failure throws the classified error and nothing is stored.
+ */
+async function verifyStatic(
+  creation: KindCreation<AnySettings>,
+  context: ProviderContext,
+  check: KindCheck<AnySettings>,
+): Promise<Verified<AnySettings>> {
+  const checkContext: CheckContext = {
+    outbound: context.outbound,
+    timeoutMs: context.timeoutMs,
+    provider: context.provider ?? null,
+  };
+  const outcome = await check(creation.settings, creation.secrets, checkContext);
+  if (!outcome) return { creation, verified: false };
+  if (!outcome.ok) {
+    throw new CredentialVerificationError(outcome.code, outcome.message, outcome.httpStatus);
+  }
+  return { creation, verified: true };
+}
 
 export const kindInputKeys = Object.values(kindDefinitions).map(
   (definition) => definition.inputKey,

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Prisma } from "../../../generated/prisma/client.js";
 import type { Logger } from "../../../lib/logger.js";
 import { type Outbound, OutboundRefusedError } from "../../../lib/outbound.js";
+import { sendVerifyRequest, type VerificationCode } from "../../catalog/verify.js";
 import { DiscoveryError, resolveEndpoints } from "../../oauth/discovery.js";
 import {
   grantedScopesOf,
@@ -19,6 +20,7 @@ import {
 import { CredentialProviderError } from "../credentials.errors.js";
 import { expiryFrom } from "../token-store.js";
 import type {
+  KindCheck,
   KindCreation,
   ProviderContext,
   SecretEndpoints,
@@ -53,6 +55,22 @@ export const oauth2Settings = z.object({
   tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).default("CLIENT_SECRET_BASIC"),
   audience: z.string().nullable().default(null),
   accountId: z.string().nullable().default(null),
+  /** The catalog provider's scope separator and spellings, kept when the credential was made. */
+  providerScopes: z
+    .object({
+      separator: z.string(),
+      responseSeparator: z.string().nullable(),
+      aliases: z.record(z.string(), z.string()),
+    })
+    .nullable()
+    .default(null),
+  /** Which token-response fields the catalog provider keeps, and where its account id is. */
+  tokenResponseFields: z
+    .object({ keep: z.array(z.string()), accountId: z.string().nullable() })
+    .nullable()
+    .default(null),
+  /** The kept token-response fields (Salesforce `instance_url`, Slack `team.id`). */
+  providerData: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** The endpoints last read from the issuer's metadata (see oauth/discovery). */
   discovered: z
     .object({
@@ -197,6 +215,9 @@ export function createOAuth2(
         "CLIENT_SECRET_BASIC") as TokenEndpointAuthMethod,
       audience: input.audience ?? null,
       accountId: null,
+      providerScopes: null,
+      tokenResponseFields: null,
+      providerData: {},
       discovered: null,
     },
     secrets,
@@ -260,11 +281,11 @@ export function scopesAfterRefresh(
 ): { settings: OAuth2Settings; reason: { code: string; message: string } | null } {
   let next = settings;
   if (token.scope) {
-    const granted = grantedScopesOf(token.scope, settings.grantedScopes);
+    const granted = grantedScopesOf(token.scope, settings.grantedScopes, settings.providerScopes);
     const stillMissing = missingScopesOf(
       settings.missingScopes,
       granted,
-      scopeSpellingFor(providerKey),
+      scopeSpellingFor(providerKey, settings.providerScopes),
     );
     next = { ...settings, grantedScopes: granted, missingScopes: stillMissing };
   }
@@ -427,3 +448,57 @@ export const oauth2AuditableSettings = [
   "tokenEndpointAuthMethod",
   "audience",
 ] as const;
+
+/**
+ * The dry call of a stored OAuth credential: the catalog's verify request with its access token,
+ * or else its issuer's metadata; null with neither.
+ */
+export const checkOAuth2: KindCheck<OAuth2Settings> = (settings, secrets, context) => {
+  const request = context.provider?.entry.verify;
+  if (context.provider && request) {
+    if (!secrets.accessToken) {
+      return Promise.resolve({
+        ok: false,
+        code: "INVALID_CREDENTIALS",
+        message: "The credential has no access token yet.",
+        httpStatus: null,
+        durationMs: 0,
+        transient: false,
+      });
+    }
+    return sendVerifyRequest(
+      context.outbound,
+      context.provider.entry,
+      request,
+      context.provider.connectionConfig,
+      {
+        headers: [{ name: "Authorization", value: `Bearer ${secrets.accessToken}` }],
+        queryParameters: [],
+        pathParameters: [],
+      },
+      context.timeoutMs,
+    );
+  }
+  if (!settings.issuer) return null;
+  return (async () => {
+    const started = performance.now();
+    try {
+      await endpointsOrProviderError(context.outbound, settings, context.timeoutMs, {
+        fresh: true,
+      });
+      return { ok: true as const, httpStatus: 200, durationMs: performance.now() - started };
+    } catch (error) {
+      if (!(error instanceof CredentialProviderError)) throw error;
+      return {
+        ok: false as const,
+        code: error.code as VerificationCode,
+        message: error.message,
+        httpStatus: null,
+        durationMs: performance.now() - started,
+        transient: ["CONNECTION_REFUSED", "PROVIDER_UNAVAILABLE", "RATE_LIMITED"].includes(
+          error.code,
+        ),
+      };
+    }
+  })();
+};
