@@ -130,7 +130,7 @@ beforeAll(async () => {
   production = environments.find((e) => e.slug === "production")?.id ?? "";
   const [row] = await app.database.query<{ id: string }>(`SELECT "id" FROM "Workspace" LIMIT 1`);
   workspaceId = row?.id ?? "";
-  const github = { providerKey: "github" };
+  const github = { providerKey: "acme-git" };
   ids.aBearer = await adminCredential({
     name: "a",
     externalUserId: "user-a",
@@ -146,7 +146,7 @@ beforeAll(async () => {
   ids.aOtherProvider = await adminCredential({
     name: "a-slack",
     externalUserId: "user-a",
-    providerKey: "slack",
+    providerKey: "acme-chat",
     ...bearer(),
   });
   ids.bBearer = await adminCredential({
@@ -182,7 +182,7 @@ describe("createConnectSession", () => {
     const created = await createSession({
       environmentId: development,
       externalUserId: "user-a",
-      providerKeys: ["github"],
+      providerKeys: ["acme-git"],
     });
     expect(created.token).toMatch(/^kpcs_[A-Za-z0-9_-]{43}$/);
     const lifetime = new Date(created.expiresAt).getTime() - before;
@@ -198,7 +198,7 @@ describe("createConnectSession", () => {
     expect(viewer.scopes).toEqual(["connect"]);
     expect(viewer.connectSession).toEqual({
       externalUserId: "user-a",
-      providerKeys: ["github"],
+      providerKeys: ["acme-git"],
       expiresAt: created.expiresAt,
       environment: { id: development },
     });
@@ -356,7 +356,7 @@ const forbiddenOperations: [string, (id: string) => [string, Record<string, unkn
   [
     "createConnector",
     (id) => [
-      `mutation ($id: ID!) { createConnector(input: { name: "c", appKey: "github", credentialId: $id }) { __typename } }`,
+      `mutation ($id: ID!) { createConnector(input: { name: "c", appKey: "acme-git", credentialId: $id }) { __typename } }`,
       { id },
     ],
   ],
@@ -388,7 +388,7 @@ const forbiddenOperations: [string, (id: string) => [string, Record<string, unkn
 
 describe.each([
   { limit: "any provider", providerKeys: [] as string[] },
-  { limit: "providers [github]", providerKeys: ["github"] },
+  { limit: "providers [acme-git]", providerKeys: ["acme-git"] },
 ])("a session for user A ($limit)", ({ providerKeys }) => {
   let token: string;
   /** Credentials the session may see, and those that must behave as missing. */
@@ -430,7 +430,7 @@ describe.each([
     for (const filter of [
       { externalUserId: "user-b" },
       { environmentId: production },
-      { providerKey: "slack" },
+      { providerKey: "acme-chat" },
     ]) {
       const ids = listed(await run(listDoc, { filter }, token));
       for (const id of foreign) expect(ids, JSON.stringify(filter)).not.toContain(id);
@@ -503,7 +503,7 @@ describe.each([
         {
           input: {
             name: "throwaway",
-            ...(providerKeys.length ? { providerKey: "github" } : {}),
+            ...(providerKeys.length ? { providerKey: "acme-git" } : {}),
             ...bearer(),
           },
         },
@@ -552,7 +552,7 @@ describe("createCredential through a session", () => {
     const { token } = await createSession({
       environmentId: development,
       externalUserId: "user-a",
-      providerKeys: ["github", "gitlab"],
+      providerKeys: ["acme-git", "gitlab"],
     });
     const created = data(
       await run(
@@ -572,19 +572,19 @@ describe("createCredential through a session", () => {
       expect(result.__typename, JSON.stringify(input)).toBe("ValidationError");
       return result.fieldErrors.map((e: { path: string[] }) => e.path.join("."));
     };
-    expect(await refused({ providerKey: "github", externalUserId: "user-b" })).toEqual([
+    expect(await refused({ providerKey: "acme-git", externalUserId: "user-b" })).toEqual([
       "input.externalUserId",
     ]);
-    expect(await refused({ providerKey: "github", environmentId: production })).toEqual([
+    expect(await refused({ providerKey: "acme-git", environmentId: production })).toEqual([
       "input.environmentId",
     ]);
-    expect(await refused({ providerKey: "slack" })).toEqual(["input.providerKey"]);
+    expect(await refused({ providerKey: "acme-chat" })).toEqual(["input.providerKey"]);
     expect(await refused({})).toEqual(["input.providerKey"]);
     // The same user given explicitly is fine.
     const explicit = data(
       await run(
         createCredentialDoc,
-        { input: { name: "y", providerKey: "github", externalUserId: "user-a", ...bearer() } },
+        { input: { name: "y", providerKey: "acme-git", externalUserId: "user-a", ...bearer() } },
         token,
       ),
     ).createCredential;
@@ -608,7 +608,7 @@ describe("credentialEvents through a session", () => {
     const { token } = await createSession({
       environmentId: development,
       externalUserId: "user-a",
-      providerKeys: ["github"],
+      providerKeys: ["acme-git"],
     });
     const watch = callerWatchOf(app.keyport.services);
     const before = watch.started;
@@ -627,11 +627,11 @@ describe("credentialEvents through a session", () => {
     const replay = subscribe("sse-distinct", origin, token, eventsDoc as never, {
       filter: { after: "ce_0000000000000000000" },
     });
-    // The stored events of user A's github credentials in development (deleted ones included).
+    // The stored events of user A's acme-git credentials in development (deleted ones included).
     const expected = (
       await app.database.query<{ eventId: string }>(
         `SELECT "id"::text AS "eventId" FROM "CredentialEvent" WHERE "externalUserId" = 'user-a'
-           AND "providerKey" = 'github' AND "environmentId" = $1 ORDER BY "id"`,
+           AND "providerKey" = 'acme-git' AND "environmentId" = $1 ORDER BY "id"`,
         [decodeGlobalID(development).id],
       )
     ).map((row) => formatEventId(BigInt(row.eventId)));
@@ -645,7 +645,7 @@ describe("credentialEvents through a session", () => {
     await replay.dispose();
     // Expiry: move the row's expiresAt into the past; the stream ends within an interval.
     await app.database.query(
-      `UPDATE "ConnectSession" SET "expiresAt" = now() - interval '1 second' WHERE "externalUserId" = 'user-a' AND "providerKeys" = ARRAY['github']`,
+      `UPDATE "ConnectSession" SET "expiresAt" = now() - interval '1 second' WHERE "externalUserId" = 'user-a' AND "providerKeys" = ARRAY['acme-git']`,
     );
     await sub.waitFor(2);
     expect(JSON.stringify(sub.results.at(-1))).toContain("CREDENTIALS_EXPIRED");
