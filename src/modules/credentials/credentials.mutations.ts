@@ -53,13 +53,20 @@ const TokenRequestTemplateInput = builder.inputType("TokenRequestTemplateInput",
     method: t.string({ description: "POST (default), GET or PUT." }),
     headers: t.field({ type: [TokenRequestHeaderInput] }),
     body: t.string({
-      description: "May use {{refreshToken}}, {{clientId}}, {{clientSecret}}.",
+      description:
+        "May use {{refreshToken}}, {{clientId}}, {{clientSecret}} and {{accessToken}}: JSON-escaped in a JSON body, url-encoded in a form body (by Content-Type, else by its first character).",
       extensions: multiline,
     }),
     accessTokenPath: t.string({ required: true, description: "JSON path, e.g. data.access_token" }),
     refreshTokenPath: t.string(),
-    expiresInPath: t.string(),
-    accessTokenDurationMinutes: t.int(),
+    expiresInPath: t.string({ description: "JSON path to the token's lifetime in seconds." }),
+    expiresAtPath: t.string({
+      description:
+        "JSON path to the token's absolute expiry (ISO 8601 or epoch seconds), used when expiresInPath gives nothing.",
+    }),
+    accessTokenDurationMinutes: t.int({
+      description: "The token's lifetime when the response gives none.",
+    }),
   }),
 });
 
@@ -67,6 +74,8 @@ const BearerCredentialInput = builder.inputType("BearerCredentialInput", {
   fields: (t) => ({
     token: t.string({ required: true }),
     refreshToken: t.string(),
+    clientId: t.string({ description: "Sent as {{clientId}} by the refresh request." }),
+    clientSecret: t.string({ description: "Sent as {{clientSecret}} by the refresh request." }),
     placement: t.field({
       type: TokenPlacementEnum,
       description: "HEADER (default), QUERY or PATH.",
@@ -199,6 +208,12 @@ const BearerCredentialUpdateInput = builder.inputType("BearerCredentialUpdateInp
     expiresAt: t.field({ type: "DateTime" }),
     refreshRequest: t.field({ type: TokenRequestTemplateInput }),
     refreshToken: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
+    clientId: t.string({ description: "Sent as {{clientId}} by the refresh request." }),
+    clientSecret: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
+    token: t.string({
+      description:
+        "Required when refreshRequest.endpoint changes and the refresh request uses {{accessToken}}, and only then: keyport sends a secret only to the endpoints it was entered for.",
+    }),
   }),
 });
 const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInput", {

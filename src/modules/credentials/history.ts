@@ -24,7 +24,13 @@ export type CredentialEventType =
   | "VERIFIED"
   | "DELETED";
 
-export type AttemptAction = "authorize" | "exchange" | "refresh" | "client_credentials" | "revoke";
+export type AttemptAction =
+  | "authorize"
+  | "exchange"
+  | "refresh"
+  | "client_credentials"
+  | "token_request"
+  | "revoke";
 
 export type Attempt = {
   action: AttemptAction;
@@ -32,6 +38,8 @@ export type Attempt = {
   durationMs: number;
   httpStatus: number | null;
   errorCode: string | null;
+  /** Names of the values a successful token request updated (never a value). */
+  updatedFields?: string[];
 };
 
 export type CredentialEventInput = {
@@ -89,6 +97,7 @@ export async function recordCredentialEvent(
       durationMs: event.attempt ? Math.round(event.attempt.durationMs) : null,
       httpStatus: event.attempt?.httpStatus ?? null,
       errorCode: event.attempt?.errorCode ?? null,
+      updatedFields: event.attempt?.updatedFields ?? [],
       dependents,
     },
   });

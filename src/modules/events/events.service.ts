@@ -28,6 +28,8 @@ export type CredentialEventRecord = {
     durationMs: number | null;
     httpStatus: number | null;
     errorCode: string | null;
+    /** Names of the values the request updated; never a value. */
+    updatedFields: string[];
   } | null;
   dependents: DependentConnector[];
   occurredAt: string;
@@ -61,6 +63,7 @@ type EventRow = {
   durationMs: number | null;
   httpStatus: number | null;
   errorCode: string | null;
+  updatedFields?: string[] | null;
   dependents: unknown;
   occurredAt: Date;
 };
@@ -92,6 +95,7 @@ export function eventRecordOf(row: EventRow): CredentialEventRecord {
             durationMs: row.durationMs,
             httpStatus: row.httpStatus,
             errorCode: row.errorCode,
+            updatedFields: row.updatedFields ?? [],
           }
         : null,
     dependents: dependentsOf(row.dependents),

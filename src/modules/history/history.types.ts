@@ -39,7 +39,16 @@ export const CredentialEventTypeEnum = builder.enumType("CredentialEventType", {
 });
 
 const AttemptActionEnum = builder.enumType("CredentialAttemptAction", {
-  values: ["AUTHORIZE", "EXCHANGE", "REFRESH", "CLIENT_CREDENTIALS", "REVOKE"] as const,
+  values: {
+    AUTHORIZE: { description: "The start of an authorization (the redirect to the provider)." },
+    EXCHANGE: { description: "The exchange of an authorization code for tokens." },
+    REFRESH: { description: "A refresh-token grant." },
+    CLIENT_CREDENTIALS: { description: "A client-credentials grant." },
+    TOKEN_REQUEST: {
+      description: "A bearer credential's configured token request (its refreshRequest).",
+    },
+    REVOKE: { description: "A token revocation." },
+  } as const,
 });
 const AttemptOutcomeEnum = builder.enumType("CredentialAttemptOutcome", {
   values: ["SUCCESS", "FAILURE"] as const,
@@ -62,6 +71,11 @@ const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt
       type: CredentialErrorCodeEnum,
       nullable: true,
       resolve: (a) => a.errorCode as never,
+    }),
+    updatedFields: t.stringList({
+      description:
+        "The names of the values a successful token request updated (accessToken, refreshToken, expiresAt); never a value.",
+      resolve: (a) => a.updatedFields,
     }),
   }),
 });

@@ -22,9 +22,12 @@ import {
   bearerSecretEndpoints,
   bearerSecretFields,
   bearerSettings,
+  bearerTokenGrant,
   bearerUpdateInput,
   checkBearerSettings,
   createBearer,
+  splitTemplate,
+  templateSecretPrefix,
 } from "./bearer.js";
 import {
   type ClientCredentialsSettings,
@@ -108,6 +111,12 @@ export type KindDefinition = {
         context: ProviderContext,
       ) => Promise<Verified<AnySettings>>)
     | null;
+  /** Settings that hold secrets of their own (a template's headers and body): splits them into
+   * what settings keep and secret rows, whose fields start with `settingsSecretPrefix`. */
+  splitSettingsSecrets:
+    | ((settings: AnySettings) => { settings: AnySettings; secrets: Record<string, string> })
+    | null;
+  settingsSecretPrefix: string | null;
   /** Revokes its tokens at the provider when it is deleted (best effort). */
   revoke:
     | ((
@@ -142,6 +151,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     rotateRefreshes: false,
     authorizable: false,
     verify: null,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: null,
   },
   BEARER: {
@@ -166,10 +177,15 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     expires: true,
     sendProblems: noSendProblems,
     expiresAtInInput: true,
-    tokenGrant: null,
+    tokenGrant: bearerTokenGrant as unknown as TokenGrant<AnySettings>,
     rotateRefreshes: false,
     authorizable: false,
     verify: null,
+    splitSettingsSecrets: (settings) => {
+      const split = splitTemplate((settings as BearerSettings).refreshRequest);
+      return { settings: { ...settings, refreshRequest: split.stored }, secrets: split.secrets };
+    },
+    settingsSecretPrefix: templateSecretPrefix,
     revoke: null,
   },
   OAUTH2: {
@@ -196,6 +212,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
       verifyOAuth2(creation as KindCreation<OAuth2Settings>, context) as Promise<
         Verified<AnySettings>
       >,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: (settings, decrypt, context) =>
       revokeOAuth2(settings as OAuth2Settings, decrypt, context),
   },
@@ -227,6 +245,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         creation as KindCreation<ClientCredentialsSettings>,
         context,
       ) as Promise<Verified<AnySettings>>,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: null,
   },
 };
