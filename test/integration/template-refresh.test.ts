@@ -350,13 +350,27 @@ describe("bearer token requests (refreshRequest)", () => {
       .map((row) => row.field)
       .sort();
     // The old X-Api-Key header's secret row is gone with the header.
-    expect(fields).toEqual([
+    const expected = [
       "clientSecret",
       "refreshRequest.body",
       "refreshRequest.header.0",
       "refreshToken",
       "token",
-    ]);
+    ];
+    expect(fields).toEqual(expected);
+
+    // An update that leaves the template alone leaves its secrets alone.
+    const renamed = dataOf(
+      await app.execute(UpdateTemplateCredentialMutation, {
+        input: { id: credential.id, bearer: { scheme: "Token" } },
+      }),
+    ).updateCredential;
+    expect(renamed.__typename).toBe("UpdateCredentialSuccess");
+    const kept = await app.database.prisma.credentialSecret.findMany({
+      where: { credentialId: rawId(credential.id) },
+      select: { field: true },
+    });
+    expect(kept.map((row) => row.field).sort()).toEqual(expected);
   });
 });
 

@@ -268,8 +268,8 @@ async function updateOnce(
   }
   // Settings that carry secrets of their own (a template's headers and body) keep them in rows.
   let settingsSecrets: Record<string, string> | null = null;
-  if (definition.splitSettingsSecrets && Object.keys(changes).length > 0) {
-    const split = definition.splitSettingsSecrets(settings);
+  const split = definition.splitSettingsSecrets?.(settings, changes) ?? null;
+  if (split) {
     settings = split.settings;
     settingsSecrets = split.secrets;
   }

@@ -111,10 +111,14 @@ export type KindDefinition = {
         context: ProviderContext,
       ) => Promise<Verified<AnySettings>>)
     | null;
-  /** Settings that hold secrets of their own (a template's headers and body): splits them into
-   * what settings keep and secret rows, whose fields start with `settingsSecretPrefix`. */
+  /** Settings that hold secrets of their own (a template's headers and body): when an update
+   * changes them, splits them into what settings keep and secret rows (fields starting with
+   * `settingsSecretPrefix`, all replaced). Null when the update leaves them alone. */
   splitSettingsSecrets:
-    | ((settings: AnySettings) => { settings: AnySettings; secrets: Record<string, string> })
+    | ((
+        settings: AnySettings,
+        changes: AnySettings,
+      ) => { settings: AnySettings; secrets: Record<string, string> } | null)
     | null;
   settingsSecretPrefix: string | null;
   /** Revokes its tokens at the provider when it is deleted (best effort). */
@@ -181,7 +185,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     rotateRefreshes: false,
     authorizable: false,
     verify: null,
-    splitSettingsSecrets: (settings) => {
+    splitSettingsSecrets: (settings, changes) => {
+      if (changes.refreshRequest === undefined) return null;
       const split = splitTemplate((settings as BearerSettings).refreshRequest);
       return { settings: { ...settings, refreshRequest: split.stored }, secrets: split.secrets };
     },
