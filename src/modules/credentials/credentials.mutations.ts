@@ -67,7 +67,8 @@ const TokenRequestTemplateInput = builder.inputType("TokenRequestTemplateInput",
       type: [TokenRequestHeaderInput],
     }),
     body: t.string({
-      description: "May use {{refreshToken}}, {{clientId}}, {{clientSecret}}.",
+      description:
+        "May use {{refreshToken}}, {{clientId}}, {{clientSecret}} and {{accessToken}}: JSON-escaped in a JSON body, url-encoded in a form body (by Content-Type, else by its first character).",
       extensions: multiline,
     }),
     accessTokenPath: t.string({ required: true, description: "JSON path, e.g. data.access_token" }),
@@ -77,6 +78,10 @@ const TokenRequestTemplateInput = builder.inputType("TokenRequestTemplateInput",
     }),
     expiresInPath: t.string({
       description: "Dot path to the token lifetime in seconds in the JSON response.",
+    }),
+    expiresAtPath: t.string({
+      description:
+        "Dot path to the token's absolute expiry (ISO 8601 or epoch seconds), used when expiresInPath gives nothing.",
     }),
     accessTokenDurationMinutes: t.int({
       description: "Token lifetime in minutes when the response does not say (positive).",
@@ -94,6 +99,8 @@ const BearerCredentialInput = builder.inputType("BearerCredentialInput", {
     refreshToken: t.string({
       description: "A refresh token for refreshRequest's {{refreshToken}}. Stored encrypted.",
     }),
+    clientId: t.string({ description: "Sent as {{clientId}} by the refresh request." }),
+    clientSecret: t.string({ description: "Sent as {{clientSecret}} by the refresh request." }),
     placement: t.field({
       type: TokenPlacementEnum,
       description: "HEADER (default), QUERY or PATH.",
@@ -328,6 +335,12 @@ const BearerCredentialUpdateInput = builder.inputType("BearerCredentialUpdateInp
       type: TokenRequestTemplateInput,
     }),
     refreshToken: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
+    clientId: t.string({ description: "Sent as {{clientId}} by the refresh request." }),
+    clientSecret: t.string({ description: endpointSecret("refreshRequest.endpoint") }),
+    token: t.string({
+      description:
+        "Required when refreshRequest.endpoint changes and the refresh request uses {{accessToken}}, and only then: keyport sends a secret only to the endpoints it was entered for.",
+    }),
   }),
 });
 const OAuth2CredentialUpdateInput = builder.inputType("OAuth2CredentialUpdateInput", {

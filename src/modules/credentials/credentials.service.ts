@@ -304,14 +304,23 @@ async function updateOnce(
       }
     }
   }
+  // Settings that carry secrets of their own (a template's headers and body) keep them in rows.
+  let settingsSecrets: Record<string, string> | null = null;
+  const split = definition.splitSettingsSecrets?.(settings, changes) ?? null;
+  if (split) {
+    settings = split.settings;
+    settingsSecrets = split.secrets;
+  }
   const rule = definition.secretEndpoints;
+  const endpointSecrets =
+    typeof rule.secrets === "function" ? rule.secrets(settings) : rule.secrets;
   const before = rule.endpoints(previousSettings);
   const after = rule.endpoints(settings);
   const changedEndpoints = Object.keys(after).filter((key) => after[key] !== before[key]);
   const stored = new Set(existing.secrets.map((secret) => secret.field));
   if (changedEndpoints.length > 0) {
     // A caller who cannot read a secret must not be able to send it somewhere new.
-    for (const field of rule.secrets) {
+    for (const field of endpointSecrets) {
       if (stored.has(field) && givenSecrets[field] === undefined) {
         errors.push({
           path: ["input", definition.inputKey, field],
@@ -321,7 +330,7 @@ async function updateOnce(
     }
   }
   for (const field of Object.keys(givenSecrets)) {
-    if (changedEndpoints.length === 0 || !rule.secrets.includes(field)) {
+    if (changedEndpoints.length === 0 || !endpointSecrets.includes(field)) {
       errors.push({
         path: ["input", definition.inputKey, field],
         message: `may only be given with a change of ${Object.keys(after).join(", ")}; use rotateCredential to replace it`,
@@ -343,6 +352,13 @@ async function updateOnce(
     { workspaceId: existing.workspaceId, credentialId: existing.id },
     givenSecrets,
   );
+  const settingsSecretRows = settingsSecrets
+    ? await encryptSecretRows(
+        deps.keyRing,
+        { workspaceId: existing.workspaceId, credentialId: existing.id },
+        settingsSecrets,
+      )
+    : null;
 
   const blockData = (block ?? {}) as { expiresAt?: Date | null };
   const settingsChanged = Object.keys(changes).length > 0 || endpointChange;
@@ -372,6 +388,19 @@ async function updateOnce(
         data,
       });
       if (count !== 1) return null;
+      if (settingsSecretRows && definition.settingsSecretPrefix) {
+        // The previous settings' secret parts go; the new ones replace them.
+        await tx.credentialSecret.deleteMany({
+          where: {
+            credentialId: existing.id,
+            field: {
+              startsWith: definition.settingsSecretPrefix,
+              notIn: settingsSecretRows.map((row) => row.field),
+            },
+          },
+        });
+        await upsertSecretRows(tx, existing.id, settingsSecretRows);
+      }
       if (endpointChange) {
         await tx.credentialSecret.deleteMany({
           where: {

@@ -15,7 +15,7 @@ import {
 } from "./credentials.errors.js";
 import { credentialScope, readSecretValue } from "./credentials.service.js";
 import type { BasicSettings } from "./kinds/basic.js";
-import type { BearerSettings, TokenRequestTemplate } from "./kinds/bearer.js";
+import { type BearerSettings, redactedTemplate } from "./kinds/bearer.js";
 import type { ClientCredentialsSettings } from "./kinds/client-credentials.js";
 import type { tokenEndpointAuthMethods } from "./kinds/common.js";
 import { settingsOf } from "./kinds/index.js";
@@ -415,21 +415,23 @@ const NameValueRef = builder.objectRef<{ name: string; value: string }>("NameVal
 });
 
 export const TokenRequestTemplateRef = builder
-  .objectRef<TokenRequestTemplate>("TokenRequestTemplate")
+  .objectRef<ReturnType<typeof redactedTemplate>>("TokenRequestTemplate")
   .implement({
     description:
-      "How to obtain a new token from a non-standard endpoint. Body and header values may use {{refreshToken}}, {{clientId}} and {{clientSecret}}.",
+      "How to obtain a new token from a non-standard endpoint. The endpoint, body and header values may use {{refreshToken}}, {{clientId}}, {{clientSecret}} and {{accessToken}}. Header values and a body that are more than placeholders are secrets: stored encrypted and shown masked.",
     authScopes: credentialsRead,
     fields: (t) => ({
       endpoint: t.exposeString("endpoint", { description: "The token endpoint URL (https)." }),
       method: t.exposeString("method", { description: "The HTTP method used (POST by default)." }),
       headers: t.field({
-        description: "Headers sent with the request; values may contain the placeholders.",
+        description:
+          "Headers sent with the request. A value that is more than placeholders is stored encrypted and shown masked (••••••••).",
         type: [NameValueRef],
         resolve: (template) => template.headers,
       }),
       body: t.exposeString("body", {
-        description: "The request body (form or JSON text) with placeholders; null for none.",
+        description:
+          "The request body (form or JSON text); shown as is when it holds only placeholders, masked otherwise; null for none.",
         nullable: true,
       }),
       accessTokenPath: t.exposeString("accessTokenPath", {
@@ -445,6 +447,11 @@ export const TokenRequestTemplateRef = builder
         description:
           "Dot path to the token's lifetime in seconds in the response; null to use accessTokenDurationMinutes.",
         nullable: true,
+      }),
+      expiresAtPath: t.exposeString("expiresAtPath", {
+        nullable: true,
+        description:
+          "JSON path to the token's absolute expiry (ISO 8601 or epoch seconds), used when expiresInPath gives nothing.",
       }),
       accessTokenDurationMinutes: t.exposeInt("accessTokenDurationMinutes", {
         description:
@@ -507,11 +514,29 @@ export const BearerCredentialRef = builder.prismaNode("Credential", {
       description: "How to fetch a new token when this one expires; null when the token is static.",
       type: TokenRequestTemplateRef,
       nullable: true,
-      resolve: (c) =>
-        (settingsOf<BearerSettings>(c).refreshRequest as TokenRequestTemplate | null) ?? null,
+      resolve: (c) => {
+        const template = settingsOf<BearerSettings>(c).refreshRequest;
+        return template ? redactedTemplate(template) : null;
+      },
+    }),
+    clientId: t.string({
+      nullable: true,
+      description: "Sent as {{clientId}} by the refresh request.",
+      resolve: (c) => settingsOf<BearerSettings>(c).clientId,
+    }),
+    clientSecret: t.field({
+      type: SecretRef,
+      nullable: true,
+      description: "Sent as {{clientSecret}} by the refresh request.",
+      select: secretSelection,
+      resolve: tokenSecretOf("clientSecret"),
     }),
   }),
 });
+
+function tokenSecretOf(field: string) {
+  return (c: WithSecrets) => (c.secrets.some((s) => s.field === field) ? secretOf(c, field) : null);
+}
 
 function tokenSecret(field: string) {
   return (c: WithSecrets) => (c.secrets.some((s) => s.field === field) ? secretOf(c, field) : null);

@@ -30,6 +30,7 @@ export type AttemptAction =
   | "exchange"
   | "refresh"
   | "client_credentials"
+  | "token_request"
   | "revoke"
   | "verify";
 
@@ -39,6 +40,8 @@ export type Attempt = {
   durationMs: number;
   httpStatus: number | null;
   errorCode: string | null;
+  /** Names of the values a successful token request updated (never a value). */
+  updatedFields?: string[];
 };
 
 export type CredentialEventInput = {
@@ -106,6 +109,7 @@ export async function recordCredentialEvent(
       durationMs: event.attempt ? Math.round(event.attempt.durationMs) : null,
       httpStatus: event.attempt?.httpStatus ?? null,
       errorCode: event.attempt?.errorCode ?? null,
+      updatedFields: event.attempt?.updatedFields ?? [],
       dependents,
     },
   });

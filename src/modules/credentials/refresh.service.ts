@@ -50,10 +50,11 @@ function hasGrant(row: CredentialRow): boolean {
 }
 
 export function refreshDecision(row: CredentialRow, minValiditySeconds: number, now = new Date()) {
+  const field = kindDefinitions[row.kind].tokenGrant?.accessTokenField ?? "accessToken";
   return shouldRefresh(
     {
       status: row.status,
-      hasAccessToken: secretFields(row).has("accessToken"),
+      hasAccessToken: secretFields(row).has(field),
       canRefresh: hasGrant(row),
       expiresAt: row.expiresAt,
     },
@@ -296,6 +297,7 @@ export class Refresher {
           restored ? "RESTORED" : "REFRESHED",
           status,
           reason,
+          token.updated,
         );
       });
     } catch (error) {
@@ -317,16 +319,21 @@ export class Refresher {
     finalType: CredentialEventType,
     status: CredentialStatus,
     reason: { code: string; message: string } | null = null,
+    updated: string[] = [],
   ) {
     for (const [index, attempt] of attempts.entries()) {
       const last = index === attempts.length - 1;
+      const recorded = attemptFrom(action, attempt);
       await record({
         workspaceId: row.workspaceId,
         credentialId: row.id,
         type: last ? finalType : "REFRESH_FAILED",
         status,
         reason: last ? reason : null,
-        attempt: attemptFrom(action, attempt),
+        attempt:
+          last && attempt.outcome === "success"
+            ? { ...recorded, updatedFields: updated }
+            : recorded,
       });
     }
   }
@@ -473,48 +480,47 @@ export class Refresher {
       const grants = Object.values(kindDefinitions).flatMap((definition) =>
         definition.tokenGrant ? [definition.tokenGrant] : [],
       );
-      const keepAliveKinds = Object.values(kindDefinitions)
-        .filter((definition) => definition.tokenGrant?.keepAlive)
-        .map((definition) => definition.kind);
       const due = await this.deps.prisma.credential.findMany({
         where: {
           status: { in: ["ACTIVE", "DEGRADED"] },
           AND: [
             {
-              OR: grants.map((grant) => grant.sweepWhere),
+              // Due: the token expires within the horizon, or the kind's token is missing.
+              OR: grants.map((grant) => ({
+                AND: [
+                  grant.sweepWhere,
+                  {
+                    OR: [
+                      { expiresAt: { lt: new Date(now.getTime() + horizonSeconds * 1000) } },
+                      { secrets: { none: { field: grant.accessTokenField, retainUntil: null } } },
+                      ...(keepAliveBefore && grant.keepAlive
+                        ? [
+                            { lastRefreshedAt: { lt: keepAliveBefore } },
+                            { lastRefreshedAt: null, createdAt: { lt: keepAliveBefore } },
+                          ]
+                        : []),
+                    ],
+                  },
+                ],
+              })),
             },
             { OR: [{ nextRefreshAt: null }, { nextRefreshAt: { lte: now } }] },
             { OR: [{ leaseExpiresAt: null }, { leaseExpiresAt: { lt: now } }] },
-            {
-              OR: [
-                { expiresAt: { lt: new Date(now.getTime() + horizonSeconds * 1000) } },
-                { secrets: { none: { field: "accessToken", retainUntil: null } } },
-                ...(keepAliveBefore && keepAliveKinds.length > 0
-                  ? [
-                      {
-                        kind: { in: keepAliveKinds },
-                        OR: [
-                          { lastRefreshedAt: { lt: keepAliveBefore } },
-                          { lastRefreshedAt: null, createdAt: { lt: keepAliveBefore } },
-                        ],
-                      },
-                    ]
-                  : []),
-              ],
-            },
           ],
         },
         select: {
           id: true,
           expiresAt: true,
-          secrets: { where: { field: "accessToken", retainUntil: null }, select: { id: true } },
+          kind: true,
+          secrets: { where: { retainUntil: null }, select: { field: true } },
         },
         orderBy: [{ nextRefreshAt: { sort: "asc", nulls: "first" } }, { expiresAt: "asc" }],
         take: 50,
       });
-      for (const { id, expiresAt, secrets } of due) {
+      for (const { id, kind, expiresAt, secrets } of due) {
+        const field = kindDefinitions[kind].tokenGrant?.accessTokenField ?? "accessToken";
         const needsToken =
-          secrets.length === 0 ||
+          !secrets.some((secret) => secret.field === field) ||
           (expiresAt !== null && expiresAt.getTime() < now.getTime() + horizonSeconds * 1000);
         try {
           // Otherwise it was picked for keep-alive: refresh although its token is still valid.

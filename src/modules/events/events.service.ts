@@ -31,6 +31,8 @@ export type CredentialEventRecord = {
     durationMs: number | null;
     httpStatus: number | null;
     errorCode: string | null;
+    /** Names of the values the request updated; never a value. */
+    updatedFields: string[];
   } | null;
   dependents: DependentConnector[];
   occurredAt: string;
@@ -66,6 +68,7 @@ type EventRow = {
   durationMs: number | null;
   httpStatus: number | null;
   errorCode: string | null;
+  updatedFields?: string[] | null;
   dependents: unknown;
   occurredAt: Date;
 };
@@ -99,6 +102,7 @@ export function eventRecordOf(row: EventRow): CredentialEventRecord {
             durationMs: row.durationMs,
             httpStatus: row.httpStatus,
             errorCode: row.errorCode,
+            updatedFields: row.updatedFields ?? [],
           }
         : null,
     dependents: dependentsOf(row.dependents),

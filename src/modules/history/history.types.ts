@@ -67,6 +67,9 @@ const AttemptActionEnum = builder.enumType("CredentialAttemptAction", {
     EXCHANGE: { description: "Exchanging an authorization code for tokens." },
     REFRESH: { description: "Refreshing an access token." },
     CLIENT_CREDENTIALS: { description: "Fetching a token with the client-credentials grant." },
+    TOKEN_REQUEST: {
+      description: "A bearer credential's configured token request (its refreshRequest).",
+    },
     REVOKE: { description: "Revoking a token at the provider." },
     VERIFY: { description: "The provider's dry call that checks a credential." },
   } as const,
@@ -110,6 +113,11 @@ const CredentialAttemptRef = builder.objectRef<AttemptSource>("CredentialAttempt
       type: CredentialErrorCodeEnum,
       nullable: true,
       resolve: (a) => a.errorCode as never,
+    }),
+    updatedFields: t.stringList({
+      description:
+        "The names of the values a successful token request updated (accessToken, refreshToken, expiresAt); never a value.",
+      resolve: (a) => a.updatedFields,
     }),
   }),
 });

@@ -130,6 +130,8 @@ export class TokenEndpointError extends Error {
     httpStatus: number | null;
     transient: boolean;
     attempts: TokenAttempt[];
+    /** Refused for good although no OAuth error says so (a configured token request's 401). */
+    permanent?: boolean;
   }) {
     const count = fields.attempts.length;
     // No `cause`: the underlying fetch error may hold the request (and its secrets).
@@ -138,7 +140,9 @@ export class TokenEndpointError extends Error {
     this.oauthError = fields.oauthError;
     this.httpStatus = fields.httpStatus;
     this.transient = fields.transient;
-    this.permanent = fields.oauthError !== null && PERMANENT_OAUTH_ERRORS.has(fields.oauthError);
+    this.permanent =
+      fields.permanent ??
+      (fields.oauthError !== null && PERMANENT_OAUTH_ERRORS.has(fields.oauthError));
     this.attempts = fields.attempts;
   }
 
@@ -157,7 +161,7 @@ export class TokenEndpointError extends Error {
   }
 }
 
-type AttemptFailure = {
+export type AttemptFailure = {
   code: CredentialErrorCode;
   message: string;
   httpStatus: number | null;
@@ -501,7 +505,7 @@ function failure(
   };
 }
 
-function classifyFetchError(error: unknown, timeoutMs: number): AttemptFailure {
+export function classifyFetchError(error: unknown, timeoutMs: number): AttemptFailure {
   if (error instanceof OutboundRefusedError) {
     // Refused by the address policy before any connection; retrying cannot change that. Its
     // message names the host and the rule, never the path or query.

@@ -89,6 +89,7 @@ export function clientCredentialsParameters(
 /** The client credentials grant (RFC 6749 §4.4): the client credentials are the grant. */
 export const clientCredentialsTokenGrant: TokenGrant<ClientCredentialsSettings> = {
   action: "client_credentials",
+  accessTokenField: "accessToken",
   secrets: ["clientSecret"],
   canRefresh: () => true,
   async obtain(settings, secrets, context) {

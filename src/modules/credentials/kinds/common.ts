@@ -40,8 +40,8 @@ export type ValidationContext = {
 export type SecretEndpoints<Settings> = {
   /** The settings that name a destination of secrets, by name (a dotted path for nested ones). */
   endpoints(settings: Settings): Record<string, string | null>;
-  /** The stored secrets those destinations receive. */
-  secrets: readonly string[];
+  /** The stored secrets those destinations receive (for the settings after the change). */
+  secrets: readonly string[] | ((settings: Settings) => readonly string[]);
   /** Stored tokens tied to the old destination, dropped when one changes. */
   discard: readonly string[];
   /** Settings and status once the tokens are dropped; null leaves the status as it is. */
@@ -151,6 +151,8 @@ export type ObtainedToken = {
 export type TokenGrant<Settings> = {
   /** The attempt action recorded in history. */
   action: AttemptAction;
+  /** The secret field that holds the token handed out (and refreshed). */
+  accessTokenField: string;
   /** Stored secrets the token request reads. */
   secrets: readonly string[];
   /** Whether a new token can be had with the settings and the stored secret fields. */

@@ -24,10 +24,13 @@ import {
   bearerSecretEndpoints,
   bearerSecretFields,
   bearerSettings,
+  bearerTokenGrant,
   bearerUpdateInput,
   checkBearer,
   checkBearerSettings,
   createBearer,
+  splitTemplate,
+  templateSecretPrefix,
 } from "./bearer.js";
 import {
   type ClientCredentialsSettings,
@@ -124,6 +127,16 @@ export type KindDefinition = {
   /** The provider's dry call for stored or candidate secrets (testCredential, the idle re-check,
    * rotation); null when there is nothing to call. */
   check: KindCheck<AnySettings>;
+  /** Settings that hold secrets of their own (a template's headers and body): when an update
+   * changes them, splits them into what settings keep and secret rows (fields starting with
+   * `settingsSecretPrefix`, all replaced). Null when the update leaves them alone. */
+  splitSettingsSecrets:
+    | ((
+        settings: AnySettings,
+        changes: AnySettings,
+      ) => { settings: AnySettings; secrets: Record<string, string> } | null)
+    | null;
+  settingsSecretPrefix: string | null;
   /** Revokes its tokens at the provider when it is deleted (best effort). */
   revoke:
     | ((
@@ -161,6 +174,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
       verifyStatic(creation, context, checkBasic as KindCheck<AnySettings>),
     check: checkBasic as KindCheck<AnySettings>,
     rotationCheck: null,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: null,
   },
   BEARER: {
@@ -185,13 +200,19 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     expires: true,
     sendProblems: noSendProblems,
     expiresAtInInput: true,
-    tokenGrant: null,
+    tokenGrant: bearerTokenGrant as unknown as TokenGrant<AnySettings>,
     rotateRefreshes: false,
     authorizable: false,
     verify: (creation, context) =>
       verifyStatic(creation, context, checkBearer as KindCheck<AnySettings>),
     check: checkBearer as KindCheck<AnySettings>,
     rotationCheck: null,
+    splitSettingsSecrets: (settings, changes) => {
+      if (changes.refreshRequest === undefined) return null;
+      const split = splitTemplate((settings as BearerSettings).refreshRequest);
+      return { settings: { ...settings, refreshRequest: split.stored }, secrets: split.secrets };
+    },
+    settingsSecretPrefix: templateSecretPrefix,
     revoke: null,
   },
   OAUTH2: {
@@ -220,6 +241,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
       >,
     check: checkOAuth2 as KindCheck<AnySettings>,
     rotationCheck: null,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: (settings, decrypt, context) =>
       revokeOAuth2(settings as OAuth2Settings, decrypt, context),
   },
@@ -253,6 +276,8 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
       ) as Promise<Verified<AnySettings>>,
     check: checkClientCredentials as KindCheck<AnySettings>,
     rotationCheck: clientCredentialsTokenGrant as unknown as TokenGrant<AnySettings>,
+    splitSettingsSecrets: null,
+    settingsSecretPrefix: null,
     revoke: null,
   },
 };

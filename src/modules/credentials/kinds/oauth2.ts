@@ -334,6 +334,7 @@ async function writeScopesAfterRefresh(
 /** The refresh-token grant (RFC 6749 §6). */
 export const oauth2TokenGrant: TokenGrant<OAuth2Settings> = {
   action: "refresh",
+  accessTokenField: "accessToken",
   secrets: ["clientSecret", "refreshToken"],
   canRefresh: (_settings, stored) => stored.has("refreshToken"),
   async obtain(settings, secrets, context) {

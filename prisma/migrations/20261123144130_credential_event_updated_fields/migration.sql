@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "CredentialEvent" ADD COLUMN     "updatedFields" TEXT[] DEFAULT ARRAY[]::TEXT[];
+
