@@ -136,8 +136,18 @@ builder.mutationField("rotateCredential", (t) =>
         CredentialVerificationError,
         CredentialConflictError,
       ],
+      union: {
+        description:
+          "The rotated credential, or why not: ValidationError (a secret field that does not match the kind, no secret on a BASIC or BEARER credential, the current secret again, overlapSeconds out of range), NotFoundError (unknown credential), CredentialProviderError (the token request for a new access token was refused), CredentialVerificationError (the provider rejected the new secret; nothing changed) or CredentialConflictError (another change committed first).",
+      },
     },
-    args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
+    args: {
+      input: t.arg({
+        type: RotateCredentialInput,
+        required: true,
+        description: "The credential, its new secret, whether to verify it and the overlap window.",
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await context.services.rotation.rotate(callerOf(context), id, input);
@@ -164,8 +174,18 @@ builder.mutationField("rollbackCredentialRotation", (t) =>
     authScopes: { scope: "credentials:write" },
     errors: {
       types: [...commonErrors, RotationRollbackUnavailableError, CredentialConflictError],
+      union: {
+        description:
+          "The credential with its previous secret restored, or why not: ValidationError (malformed id), NotFoundError (unknown credential), RotationRollbackUnavailableError (no previous secret kept, or the overlap window closed) or CredentialConflictError (another change committed first).",
+      },
     },
-    args: { input: t.arg({ type: RollbackCredentialRotationInput, required: true }) },
+    args: {
+      input: t.arg({
+        type: RollbackCredentialRotationInput,
+        required: true,
+        description: "The credential whose last rotation is undone.",
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await context.services.rotation.rollback(callerOf(context), id);

@@ -93,6 +93,10 @@ builder.mutationField("testCredential", (t) =>
         CredentialNotVerifiableError,
         CredentialNotUsableError,
       ],
+      union: {
+        description:
+          "The verified credential, or why not: ValidationError (malformed id), NotFoundError (unknown credential), CredentialVerificationError (the provider's check failed; recorded in the history), CredentialNotVerifiableError (no verify request for its provider and kind) or CredentialNotUsableError (an OAuth credential not yet authorized).",
+      },
     },
     args: {
       input: t.arg({
