@@ -8,9 +8,10 @@ import {
   type KindInputKey,
   parseConnectionConfig,
 } from "../catalog/apply.js";
-import { authMethodOf, type Catalog } from "../catalog/catalog.js";
+import type { Catalog } from "../catalog/catalog.js";
+import { kindDefinitions, kindInputKeys } from "./kinds/index.js";
 
-const inputKeys: readonly KindInputKey[] = ["basic", "bearer", "oauth2", "clientCredentials"];
+const inputKeys: readonly KindInputKey[] = kindInputKeys;
 
 export type ProviderInput = {
   /** The create input with the kind block completed from the entry. */
@@ -34,21 +35,8 @@ export function providerInput(catalog: Catalog, input: Record<string, unknown>):
   const block = input[inputKey];
   if (typeof block !== "object" || block === null) return unchanged;
   const applied = applyProvider(entry, inputKey, block as Record<string, unknown>, config);
-  const method = authMethodOf(entry, "OAUTH2");
-  const settings =
-    inputKey === "oauth2" && method
-      ? {
-          providerScopes: {
-            separator: entry.scopes.separator,
-            responseSeparator: entry.scopes.responseSeparator ?? null,
-            aliases: entry.scopes.aliases,
-          },
-          tokenResponseFields: {
-            keep: method.tokenResponse.keep,
-            accountId: method.tokenResponse.accountId ?? null,
-          },
-        }
-      : {};
+  const definition = Object.values(kindDefinitions).find((kind) => kind.inputKey === inputKey);
+  const settings = definition?.providerSettings(entry) ?? {};
   return {
     input: { ...input, [inputKey]: applied.block },
     connectionConfig: config,

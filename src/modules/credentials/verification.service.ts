@@ -77,27 +77,9 @@ function verificationCheck(deps: Deps, credential: VerifiableCredential) {
   const definition = kindDefinitions[credential.kind];
   const settings = settingsOf(credential as { kind: CredentialKind; settings: unknown });
   const context = checkContextOf(deps, credential);
-  // A probe with no secrets tells whether the kind has a call to make at all.
   const probe = (secrets: Readonly<Record<string, string>>) =>
     definition.check(settings, secrets, context);
-  return hasCheck(credential, context) ? probe : null;
-}
-
-/** Whether a kind has a dry call for this credential (a catalog verify request or an issuer). */
-function hasCheck(credential: VerifiableCredential, context: CheckContext): boolean {
-  switch (credential.kind) {
-    case "BASIC":
-    case "BEARER":
-      return Boolean(context.provider?.entry.verify);
-    case "CLIENT_CREDENTIALS":
-      return true;
-    case "OAUTH2": {
-      const settings = settingsOf<{ issuer: string | null }>(
-        credential as { kind: CredentialKind; settings: unknown },
-      );
-      return Boolean(context.provider?.entry.verify) || Boolean(settings.issuer);
-    }
-  }
+  return definition.hasCheck(settings, context) ? probe : null;
 }
 
 /** Throws the classified failure; used before anything is stored. */
@@ -138,6 +120,11 @@ async function loadRow(deps: Deps, where: Prisma.CredentialWhereInput) {
   });
 }
 
+/** The kinds whose check decides their status: the idle re-check visits these. */
+const idleCheckedKinds = Object.values(kindDefinitions)
+  .filter((definition) => definition.checkDecidesStatus)
+  .map((definition) => definition.kind);
+
 /** Only a rejection of the credential itself is permanent; everything else may pass. */
 const invalidatingCodes = new Set(["INVALID_CREDENTIALS"]);
 
@@ -160,7 +147,7 @@ async function recordOutcome(
     httpStatus: outcome.httpStatus,
     errorCode: outcome.ok ? null : outcome.code,
   } satisfies CredentialEventInput["attempt"];
-  const staticKind = row.kind === "BASIC" || row.kind === "BEARER";
+  const staticKind = kindDefinitions[row.kind].checkDecidesStatus;
   return withCredentialEvents(deps, async (tx, record: RecordEvent) => {
     const base = {
       workspaceId: row.workspaceId,
@@ -234,16 +221,19 @@ async function recordOutcome(
 export async function testCredential(deps: Deps, caller: CredentialActor, id: string) {
   let row = await loadRow(deps, { id, ...callerScope(caller) });
   if (!row) throw new NotFoundError("Credential");
-  if (row.kind === "OAUTH2" || row.kind === "CLIENT_CREDENTIALS") {
-    if (row.status === "PENDING_AUTHORIZATION") {
-      throw new CredentialNotUsableError(
-        row.status,
-        null,
-        "The credential must be authorized before it can be tested.",
-      );
-    }
+  const definition = kindDefinitions[row.kind];
+  if (definition.checkNeedsAuthorization && row.status === "PENDING_AUTHORIZATION") {
+    throw new CredentialNotUsableError(
+      row.status,
+      null,
+      "The credential must be authorized before it can be tested.",
+    );
   }
-  if (row.kind === "OAUTH2" && deps.refresher && deps.catalog.get(row.providerKey)?.verify) {
+  if (
+    definition.refreshBeforeCheck &&
+    deps.refresher &&
+    deps.catalog.get(row.providerKey)?.verify
+  ) {
     // The verify request needs a working access token; refreshing first is what a caller would do.
     await deps.refresher.ensureFresh(row.id, 60).catch(() => undefined);
     row = (await loadRow(deps, { id: row.id })) ?? row;
@@ -306,7 +296,7 @@ export class IdleVerifier {
       if (keys.length === 0) return 0;
       const due = await this.deps.prisma.credential.findMany({
         where: {
-          kind: { in: ["BASIC", "BEARER"] },
+          kind: { in: idleCheckedKinds },
           status: { in: ["ACTIVE", "DEGRADED"] },
           providerKey: { in: keys },
           AND: [

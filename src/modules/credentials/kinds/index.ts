@@ -2,6 +2,7 @@
 // auditable settings, obtaining tokens, verification, revocation). Services dispatch through it
 // and never branch on the kind themselves.
 import type { z } from "zod";
+import type { ProviderEntry } from "../../catalog/catalog.js";
 import { CredentialVerificationError } from "../credentials.errors.js";
 import {
   type BasicSettings,
@@ -65,6 +66,7 @@ import {
   type OAuth2Settings,
   oauth2AuditableSettings,
   oauth2CreateInput,
+  oauth2ProviderSettings,
   oauth2SecretEndpoints,
   oauth2SecretFields,
   oauth2Settings,
@@ -127,6 +129,19 @@ export type KindDefinition = {
   /** The provider's dry call for stored or candidate secrets (testCredential, the idle re-check,
    * rotation); null when there is nothing to call. */
   check: KindCheck<AnySettings>;
+  /** Whether `check` has a call to make for this credential (a catalog verify request for its
+   * provider, a token endpoint, an issuer); false: testCredential answers not verifiable. */
+  hasCheck(settings: AnySettings, context: CheckContext): boolean;
+  /** A check's verdict decides the status: a rejection (401) makes it INVALID and a later pass
+   * restores it (static secrets; an authorized credential's tokens decide its status instead).
+   * These are also the kinds the idle re-check visits. */
+  checkDecidesStatus: boolean;
+  /** Settings a provider's catalog entry adds to what the kind creates ({} when none). */
+  providerSettings(entry: ProviderEntry): AnySettings;
+  /** It cannot be checked while PENDING_AUTHORIZATION (there is no token yet). */
+  checkNeedsAuthorization: boolean;
+  /** Its verify request carries its access token, so the token is refreshed first when due. */
+  refreshBeforeCheck: boolean;
   /** Settings that hold secrets of their own (a template's headers and body): when an update
    * changes them, splits them into what settings keep and secret rows (fields starting with
    * `settingsSecretPrefix`, all replaced). Null when the update leaves them alone. */
@@ -173,6 +188,11 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     verify: (creation, context) =>
       verifyStatic(creation, context, checkBasic as KindCheck<AnySettings>),
     check: checkBasic as KindCheck<AnySettings>,
+    providerSettings: () => ({}),
+    hasCheck: (_settings, context) => Boolean(context.provider?.entry.verify),
+    checkDecidesStatus: true,
+    checkNeedsAuthorization: false,
+    refreshBeforeCheck: false,
     rotationCheck: null,
     splitSettingsSecrets: null,
     settingsSecretPrefix: null,
@@ -206,6 +226,11 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     verify: (creation, context) =>
       verifyStatic(creation, context, checkBearer as KindCheck<AnySettings>),
     check: checkBearer as KindCheck<AnySettings>,
+    providerSettings: () => ({}),
+    hasCheck: (_settings, context) => Boolean(context.provider?.entry.verify),
+    checkDecidesStatus: true,
+    checkNeedsAuthorization: false,
+    refreshBeforeCheck: false,
     rotationCheck: null,
     splitSettingsSecrets: (settings, changes) => {
       if (changes.refreshRequest === undefined) return null;
@@ -240,6 +265,12 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         Verified<AnySettings>
       >,
     check: checkOAuth2 as KindCheck<AnySettings>,
+    providerSettings: oauth2ProviderSettings,
+    hasCheck: (settings, context) =>
+      Boolean(context.provider?.entry.verify) || Boolean((settings as OAuth2Settings).issuer),
+    checkDecidesStatus: false,
+    checkNeedsAuthorization: true,
+    refreshBeforeCheck: true,
     rotationCheck: null,
     splitSettingsSecrets: null,
     settingsSecretPrefix: null,
@@ -275,6 +306,11 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
         context,
       ) as Promise<Verified<AnySettings>>,
     check: checkClientCredentials as KindCheck<AnySettings>,
+    providerSettings: () => ({}),
+    hasCheck: () => true,
+    checkDecidesStatus: false,
+    checkNeedsAuthorization: true,
+    refreshBeforeCheck: false,
     rotationCheck: clientCredentialsTokenGrant as unknown as TokenGrant<AnySettings>,
     splitSettingsSecrets: null,
     settingsSecretPrefix: null,

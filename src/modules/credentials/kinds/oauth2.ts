@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Prisma } from "../../../generated/prisma/client.js";
 import type { Logger } from "../../../lib/logger.js";
 import { type Outbound, OutboundRefusedError } from "../../../lib/outbound.js";
+import { authMethodOf, type ProviderEntry } from "../../catalog/catalog.js";
 import { sendVerifyRequest, type VerificationCode } from "../../catalog/verify.js";
 import { DiscoveryError, resolveEndpoints } from "../../oauth/discovery.js";
 import {
@@ -503,3 +504,23 @@ export const checkOAuth2: KindCheck<OAuth2Settings> = (settings, secrets, contex
     }
   })();
 };
+
+/**
+ * What a provider's catalog entry adds to an OAUTH2 credential's settings: how its scopes are
+ * written and aliased, and which token-response fields are kept.
+ */
+export function oauth2ProviderSettings(entry: ProviderEntry): Record<string, unknown> {
+  const method = authMethodOf(entry, "OAUTH2");
+  if (!method) return {};
+  return {
+    providerScopes: {
+      separator: entry.scopes.separator,
+      responseSeparator: entry.scopes.responseSeparator ?? null,
+      aliases: entry.scopes.aliases,
+    },
+    tokenResponseFields: {
+      keep: method.tokenResponse.keep,
+      accountId: method.tokenResponse.accountId ?? null,
+    },
+  };
+}
