@@ -136,8 +136,18 @@ builder.mutationField("rotateCredential", (t) =>
         CredentialVerificationError,
         CredentialConflictError,
       ],
+      union: {
+        description:
+          "The rotated credential, or why not: ValidationError, NotFoundError, CredentialProviderError, CredentialVerificationError (the new secret failed; nothing changed) or CredentialConflictError (another rotation won).",
+      },
     },
-    args: { input: t.arg({ type: RotateCredentialInput, required: true }) },
+    args: {
+      input: t.arg({
+        type: RotateCredentialInput,
+        required: true,
+        description: "The credential and its new secret.",
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await context.services.rotation.rotate(callerOf(context), id, input);
@@ -164,8 +174,18 @@ builder.mutationField("rollbackCredentialRotation", (t) =>
     authScopes: { scope: "credentials:write" },
     errors: {
       types: [...commonErrors, RotationRollbackUnavailableError, CredentialConflictError],
+      union: {
+        description:
+          "The credential with its previous secret restored, or why not: ValidationError, NotFoundError, RotationRollbackUnavailableError or CredentialConflictError.",
+      },
     },
-    args: { input: t.arg({ type: RollbackCredentialRotationInput, required: true }) },
+    args: {
+      input: t.arg({
+        type: RollbackCredentialRotationInput,
+        required: true,
+        description: "The credential whose last rotation is undone.",
+      }),
+    },
     resolve: async (_root, { input }, context) => {
       const id = credentialRawId(input.id, ["id"]);
       const credential = await context.services.rotation.rollback(callerOf(context), id);

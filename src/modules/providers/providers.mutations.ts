@@ -93,6 +93,10 @@ builder.mutationField("testCredential", (t) =>
         CredentialNotVerifiableError,
         CredentialNotUsableError,
       ],
+      union: {
+        description:
+          "The checked credential, or why the check did not run or failed: ValidationError, NotFoundError, CredentialVerificationError, CredentialNotVerifiableError or CredentialNotUsableError.",
+      },
     },
     args: {
       input: t.arg({
