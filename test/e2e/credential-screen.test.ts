@@ -406,6 +406,28 @@ scopes:
       "Custom: API key or bearer token",
     );
 
+    // A provider with a connection variable: it comes first and goes into connectionConfig;
+    // its pattern is checked before anything is sent.
+    await picker.selectOption("zendesk/BASIC");
+    const subdomain = page.locator('[name="connectionConfig.subdomain"]');
+    await until(() => subdomain.getAttribute("placeholder")).toBe("mycompany");
+    expect(await page.locator(".create .field label").allTextContents()).toEqual([
+      "Zendesk subdomain *",
+      "Agent email *",
+      "API token *",
+    ]);
+    expect(await page.locator('[name="basic.password"]').getAttribute("type")).toBe("password");
+    await page.getByLabel("Name", { exact: true }).fill("Help desk");
+    await subdomain.fill("my.company");
+    await page.getByLabel("Agent email").fill("agent@example.com");
+    await page.getByLabel("API token").fill("not-sent");
+    await page.getByRole("button", { name: "Add" }).click();
+    await until(() => page.getByTestId("create-form").textContent()).toContain(
+      "Zendesk subdomain does not have the expected form.",
+    );
+    expect(await row("Help desk").count()).toBe(0);
+    await shot(page, "11-provider-variable");
+
     const secret = `canary-api-key-${randomBytes(8).toString("hex")}`;
     await picker.selectOption("BEARER");
     await page.getByLabel("Name", { exact: true }).fill("Issue tracker");
@@ -417,7 +439,7 @@ scopes:
     await until(() => row("Issue tracker").getByTestId("status").textContent()).toBe("ACTIVE");
     expect(await tokenInput.inputValue()).toBe("");
     expect(await page.content()).not.toContain(secret);
-    await shot(page, "11-api-key-added");
+    await shot(page, "12-api-key-added");
 
     await row("Issue tracker").getByRole("button", { name: "Remove" }).click();
     await until(() => row("Issue tracker").count()).toBe(0);
