@@ -1,9 +1,11 @@
 // The reference credential screen (examples/credential-screen) in headless Chromium, against a
 // listening keyport and a real authorization server (oidc-provider) on loopback. It is built
 // with vite and served from its own origin, which keyport's ALLOWED_ORIGINS lists; it gets a
-// connect token in the URL fragment. Screenshots of each step go to test-results/.
+// connect token in the URL fragment. The OAuth 2.0 credential is created through a provider
+// form built from the catalog (an operator's PROVIDERS_DIR entry pointing at the authorization
+// server); an API key through a custom (kind) form. Screenshots of each step go to test-results/.
 import { randomBytes } from "node:crypto";
-import { readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -117,6 +119,22 @@ describe("the reference credential screen", () => {
   let requests: RequestLog;
   let page: Page;
   let token: string;
+  let environmentId: string;
+  let providersDir: string;
+
+  /** A connect token for user-42, limited to the given providers (none: any provider). */
+  async function connectToken(providerKeys: string[]): Promise<string> {
+    const created = dataOf(
+      await app.execute(CreateConnectSessionMutation, {
+        input: { environmentId, externalUserId: "user-42", ttlSeconds: 600, providerKeys },
+      }),
+    ).createConnectSession;
+    if (created.__typename !== "CreateConnectSessionSuccess") {
+      throw new Error(JSON.stringify(created));
+    }
+    expect(created.token).toMatch(/^kpcs_/);
+    return created.token;
+  }
 
   beforeAll(async () => {
     outDir = path.join(tmpdir(), `credential-screen-${randomBytes(4).toString("hex")}`);
@@ -142,7 +160,34 @@ describe("the reference credential screen", () => {
       ],
       scopes: ["read"],
     });
-    app = await startTestApp({ env: { PUBLIC_URL: keyportUrl, ALLOWED_ORIGINS: appOrigin } });
+    // The operator's catalog entry for the authorization server: the screen builds its form
+    // from it, and keyport fills in the endpoints and scopes.
+    providersDir = await mkdtemp(path.join(tmpdir(), "credential-screen-providers-"));
+    await writeFile(
+      path.join(providersDir, "loopback-id.yaml"),
+      `key: loopback-id
+name: Loopback ID
+description: The test authorization server.
+auth:
+  - kind: OAUTH2
+    authorizationUrl: ${oidc.authorizationUrl}
+    tokenUrl: ${oidc.tokenUrl}
+    revocationUrl: ${oidc.revocationUrl}
+    fields:
+      - name: clientId
+        label: Client ID
+        pattern: "^[a-z0-9-]+$"
+        example: my-client
+        description: From the app registration.
+      - { name: clientSecret, label: Client secret, type: password, secret: true }
+scopes:
+  default: [openid, read]
+  required: [read]
+`,
+    );
+    app = await startTestApp({
+      env: { PUBLIC_URL: keyportUrl, ALLOWED_ORIGINS: appOrigin, PROVIDERS_DIR: providersDir },
+    });
     keyportServer = app.keyport.createHttpServer();
     await new Promise<void>((resolve, reject) => {
       keyportServer.once("error", reject);
@@ -151,7 +196,7 @@ describe("the reference credential screen", () => {
 
     // The app's backend: a connect session for one end user. Another user's credential exists
     // in the same environment; the screen must never show it.
-    const environmentId = (await environmentIds(app)).development;
+    environmentId = (await environmentIds(app)).development ?? "";
     await createCredential(app, {
       name: "Someone else's",
       externalUserId: "user-7",
@@ -159,16 +204,8 @@ describe("the reference credential screen", () => {
       bearer: { token: `canary-other-user-token-${randomBytes(6).toString("hex")}` },
       verify: false,
     });
-    const created = dataOf(
-      await app.execute(CreateConnectSessionMutation, {
-        input: { environmentId, externalUserId: "user-42", ttlSeconds: 600 },
-      }),
-    ).createConnectSession;
-    if (created.__typename !== "CreateConnectSessionSuccess") {
-      throw new Error(JSON.stringify(created));
-    }
-    token = created.token;
-    expect(token).toMatch(/^kpcs_/);
+    // The screen's first session may only connect the catalog's Loopback ID.
+    token = await connectToken(["loopback-id"]);
 
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -186,6 +223,7 @@ describe("the reference credential screen", () => {
     await oidc?.close();
     await closeServer(appServer);
     if (outDir) await rm(outDir, { recursive: true, force: true });
+    if (providersDir) await rm(providersDir, { recursive: true, force: true });
     console.log(`credential screen screenshots:\n${shots.join("\n")}`);
   });
 
@@ -205,18 +243,38 @@ describe("the reference credential screen", () => {
     await shot(page, "01-opened");
   });
 
-  it("adds an OAuth 2.0 credential through the form", async () => {
-    await page.getByLabel("Account type").selectOption("OAUTH2");
+  it("adds an OAuth 2.0 credential through the provider's form from the catalog", async () => {
+    // The session allows one provider: it is the only choice, and there is no custom form.
+    const picker = page.getByLabel("Account type");
+    await until(() => picker.locator("option").allTextContents()).toEqual([
+      "Loopback ID (OAuth 2.0 (sign in with the provider))",
+    ]);
+    expect(await picker.inputValue()).toBe("loopback-id/OAUTH2");
+    // The catalog's fields: its example as placeholder, its secret masked, no endpoint fields.
+    const clientId = page.getByLabel("Client ID");
+    await until(() => clientId.getAttribute("placeholder")).toBe("my-client");
+    expect(await clientId.getAttribute("required")).not.toBeNull();
+    expect(await page.getByLabel("Client secret").getAttribute("type")).toBe("password");
+    expect(await page.getByLabel("Issuer").count()).toBe(0);
+    expect(await page.getByLabel("Token URL").count()).toBe(0);
+
     await page.getByLabel("Name", { exact: true }).fill("Calendar");
-    await page.getByLabel("Issuer").fill(oidc.issuer);
-    await page.getByLabel("Client ID").fill("screen");
     await page.getByLabel("Client secret").fill(clientSecret);
-    await page.getByLabel("Scopes").fill("openid read");
+    // The entry's pattern is checked before anything is sent.
+    await clientId.fill("Not a client!");
+    await page.getByRole("button", { name: "Add" }).click();
+    await until(() => page.getByTestId("create-form").textContent()).toContain(
+      "Client ID does not have the expected form.",
+    );
+    expect(await page.getByTestId("empty").isVisible()).toBe(true);
+    await clientId.fill("screen");
     await shot(page, "02-form-filled");
     await page.getByRole("button", { name: "Add" }).click();
     await until(() => row("Calendar").getByTestId("status").textContent()).toBe(
       "PENDING_AUTHORIZATION",
     );
+    // Created for the provider; keyport filled in the endpoints and scopes from the entry.
+    await until(() => row("Calendar").textContent()).toContain("loopback-id");
     await shot(page, "03-created");
   });
 
@@ -331,9 +389,47 @@ describe("the reference credential screen", () => {
     await shot(page, "10-blocked");
   });
 
-  it("adds an API key through its own form, never shows it again, and removes it", async () => {
+  it("offers every provider and the custom forms to a session that lists no provider; adds an API key through a custom form, never shows it again, and removes it", async () => {
+    // A new screen with a session for any provider (the fragment is read when the page opens).
+    const previous = page;
+    page = await context.newPage();
+    await previous.close();
+    const anyProvider = await connectToken([]);
+    await page.goto(`${appOrigin}/#token=${encodeURIComponent(anyProvider)}&keyport=${keyportUrl}`);
+    await until(() => page.getByTestId("live").textContent()).toBe("Live");
+    await until(() => row("Calendar").getByTestId("status").textContent()).toBe("INVALID");
+    const picker = page.getByLabel("Account type");
+    await until(() => picker.locator("option[value='loopback-id/OAUTH2']").count()).toBe(1);
+    // The shipped catalog too, and the kind forms as the custom choice.
+    expect(await picker.locator("option[value='slack/OAUTH2']").count()).toBe(1);
+    expect(await picker.locator("optgroup[label=Custom] option").allTextContents()).toContain(
+      "Custom: API key or bearer token",
+    );
+
+    // A provider with a connection variable: it comes first and goes into connectionConfig;
+    // its pattern is checked before anything is sent.
+    await picker.selectOption("zendesk/BASIC");
+    const subdomain = page.locator('[name="connectionConfig.subdomain"]');
+    await until(() => subdomain.getAttribute("placeholder")).toBe("mycompany");
+    expect(await page.locator(".create .field label").allTextContents()).toEqual([
+      "Zendesk subdomain *",
+      "Agent email *",
+      "API token *",
+    ]);
+    expect(await page.locator('[name="basic.password"]').getAttribute("type")).toBe("password");
+    await page.getByLabel("Name", { exact: true }).fill("Help desk");
+    await subdomain.fill("my.company");
+    await page.getByLabel("Agent email").fill("agent@example.com");
+    await page.getByLabel("API token").fill("not-sent");
+    await page.getByRole("button", { name: "Add" }).click();
+    await until(() => page.getByTestId("create-form").textContent()).toContain(
+      "Zendesk subdomain does not have the expected form.",
+    );
+    expect(await row("Help desk").count()).toBe(0);
+    await shot(page, "11-provider-variable");
+
     const secret = `canary-api-key-${randomBytes(8).toString("hex")}`;
-    await page.getByLabel("Account type").selectOption("BEARER");
+    await picker.selectOption("BEARER");
     await page.getByLabel("Name", { exact: true }).fill("Issue tracker");
     const tokenInput = page.locator('[name="bearer.token"]');
     await tokenInput.fill(secret);
@@ -343,7 +439,7 @@ describe("the reference credential screen", () => {
     await until(() => row("Issue tracker").getByTestId("status").textContent()).toBe("ACTIVE");
     expect(await tokenInput.inputValue()).toBe("");
     expect(await page.content()).not.toContain(secret);
-    await shot(page, "11-api-key-added");
+    await shot(page, "12-api-key-added");
 
     await row("Issue tracker").getByRole("button", { name: "Remove" }).click();
     await until(() => row("Issue tracker").count()).toBe(0);

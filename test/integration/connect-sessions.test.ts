@@ -207,6 +207,37 @@ describe("createConnectSession", () => {
     expect(admin.connectSession).toBeNull();
   });
 
+  it("reads the provider catalog, so a credential screen can build its forms", async () => {
+    const { token } = await createSession({
+      environmentId: development,
+      externalUserId: "user-a",
+      providerKeys: ["zendesk"],
+    });
+    const result = data(
+      await run(
+        `{ providers(filter: { search: "zendesk" }) { key authKinds }
+           provider(key: "zendesk") {
+             fields(authKind: BASIC) { name label type secret pattern required example location }
+             connectionVariables { name location }
+           } }`,
+        {},
+        token,
+      ),
+    );
+    expect(result.providers).toEqual([{ key: "zendesk", authKinds: ["BASIC", "OAUTH2"] }]);
+    expect(result.provider.connectionVariables).toEqual([
+      { name: "subdomain", location: "CONNECTION_CONFIG" },
+    ]);
+    expect(
+      result.provider.fields.map((f: { name: string; location: string }) => [f.name, f.location]),
+    ).toEqual([
+      ["subdomain", "CONNECTION_CONFIG"],
+      ["username", "CREDENTIAL_INPUT"],
+      ["password", "CREDENTIAL_INPUT"],
+    ]);
+    expect(result.provider.fields[2]).toMatchObject({ secret: true, type: "password" });
+  });
+
   it("stores only the token's hash", async () => {
     const { token } = await createSession({ environmentId: development, externalUserId: "user-a" });
     const rows = await app.database.query<Record<string, unknown>>(

@@ -1,5 +1,7 @@
 // A credential screen for one end user, driven by a connect token: the user's credentials with
-// their live status, a form per kind to add one, and OAuth sign-in in a popup.
+// their live status, a form per catalog provider the session allows (built from
+// `provider(key).fields`) plus the kind forms as "Custom" when the session is not limited to
+// providers, and OAuth sign-in in a popup.
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from "react";
 import { createKeyportClient, GraphQLRequestError, type KeyportClient } from "./client.js";
 import {
@@ -9,6 +11,8 @@ import {
   CredentialQuery,
   CredentialsQuery,
   DeleteCredentialMutation,
+  ProviderFormQuery,
+  ProvidersQuery,
   ViewerQuery,
 } from "./documents.js";
 import {
@@ -19,8 +23,9 @@ import {
   type FormValues,
   fieldKey,
   kindForms,
+  providerForm,
 } from "./forms.js";
-import type { ScreenCredentialFragment, ScreenViewerQuery } from "./gql/graphql.js";
+import type { CredentialKind, ScreenCredentialFragment, ScreenViewerQuery } from "./gql/graphql.js";
 import { authorizeInPopup, OAuthPopupError } from "./oauth-popup.js";
 import { defaultKeyportUrl, type Session, takeSessionFromFragment } from "./session.js";
 
@@ -199,6 +204,7 @@ function Screen({ session, onSignOut }: { session: Session; onSignOut: () => voi
       />
       <CreateForm
         client={client}
+        viewer={viewer}
         onCreated={(credential) => {
           upsert(credential);
           setNotice({ tone: "info", text: `${credential.name} was added.` });
@@ -297,27 +303,103 @@ function CredentialList(props: {
   );
 }
 
-/** A form's id in the picker: its kind, or provider and kind for a provider's form. */
-const formId = (form: FormSpec) =>
-  form.providerKey ? `${form.providerKey}/${form.kind}` : form.kind;
+/** One choice in the account type picker: a catalog provider with one of its auth kinds. */
+type ProviderChoice = { providerKey: string; name: string; kind: CredentialKind };
+
+/** A choice's id in the picker: provider and kind, or the kind alone for a custom form. */
+const choiceId = (choice: { providerKey?: string; kind: CredentialKind }) =>
+  choice.providerKey ? `${choice.providerKey}/${choice.kind}` : choice.kind;
+
+/**
+ * The providers the viewer may connect: the connect session's providers, or the whole catalog
+ * when it lists none. Custom (kind) forms only when no provider is required.
+ */
+function useChoices(client: KeyportClient, viewer: ScreenViewerQuery["viewer"] | null) {
+  const [providers, setProviders] = useState<ProviderChoice[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const allowed = viewer?.connectSession?.providerKeys ?? [];
+  const allowedKey = allowed.join(",");
+  useEffect(() => {
+    if (!viewer) return;
+    let cancelled = false;
+    const keys = allowedKey ? allowedKey.split(",") : [];
+    client.request(ProvidersQuery, {}).then(
+      (data) => {
+        if (cancelled) return;
+        const listed = data.providers.filter((p) => keys.length === 0 || keys.includes(p.key));
+        setProviders(
+          listed.flatMap((p) =>
+            p.authKinds.map((kind) => ({ providerKey: p.key, name: p.name, kind })),
+          ),
+        );
+      },
+      (reason) => {
+        if (cancelled) return;
+        // Without the catalog the custom forms still work.
+        setProviders([]);
+        setError(messageOf(reason));
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [client, viewer, allowedKey]);
+  return { providers, custom: allowed.length === 0, error };
+}
 
 function CreateForm(props: {
   client: KeyportClient;
+  viewer: ScreenViewerQuery["viewer"] | null;
   onCreated: (credential: Credential) => void;
-  /** Replaces the kind forms, e.g. with forms built from a provider catalog. */
-  forms?: FormSpec[];
 }) {
-  const forms = props.forms ?? Object.values(kindForms);
-  const [selected, setSelected] = useState(formId(forms[0] ?? kindForms.OAUTH2));
-  const form = forms.find((f) => formId(f) === selected) ?? forms[0] ?? kindForms.OAUTH2;
+  const { providers, custom, error: catalogError } = useChoices(props.client, props.viewer);
+  const customForms = custom ? Object.values(kindForms) : [];
+  const firstId = providers?.[0]
+    ? choiceId(providers[0])
+    : customForms[0]
+      ? choiceId(customForms[0])
+      : "";
+  const [picked, setPicked] = useState<string | null>(null);
+  const selected = picked ?? firstId;
+  const providerChoice = providers?.find((p) => choiceId(p) === selected) ?? null;
   const [name, setName] = useState("");
   const [values, setValues] = useState<FormValues>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
 
+  // A provider's form is read from the catalog when it is picked.
+  const [loaded, setLoaded] = useState<{ id: string; form: FormSpec } | null>(null);
+  useEffect(() => {
+    if (!providerChoice) return;
+    const id = choiceId(providerChoice);
+    let cancelled = false;
+    props.client
+      .request(ProviderFormQuery, {
+        key: providerChoice.providerKey,
+        authKind: providerChoice.kind,
+      })
+      .then(
+        ({ provider }) => {
+          if (cancelled || !provider) return;
+          setLoaded({ id, form: providerForm(provider, providerChoice.kind, provider.fields) });
+        },
+        (reason) => {
+          if (!cancelled) setErrors({ form: messageOf(reason) });
+        },
+      );
+    return () => {
+      cancelled = true;
+    };
+  }, [props.client, providerChoice]);
+  const form: FormSpec | null = providerChoice
+    ? loaded?.id === selected
+      ? loaded.form
+      : null
+    : (customForms.find((f) => choiceId(f) === selected) ?? null);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setErrors({});
+    if (!form) return;
     let input: ReturnType<typeof buildCreateInput>;
     try {
       if (!name.trim()) throw new FormValueError("name", "Name is required.");
@@ -372,24 +454,39 @@ function CreateForm(props: {
             name="kind"
             value={selected}
             onChange={(event) => {
-              setSelected(event.target.value);
+              setPicked(event.target.value);
               setValues({});
               setErrors({});
             }}
           >
-            {forms.map((f) => (
-              <option key={formId(f)} value={formId(f)}>
-                {f.title}
-              </option>
-            ))}
+            {providers && providers.length > 0 && (
+              <optgroup label="Providers">
+                {providers.map((p) => (
+                  <option key={choiceId(p)} value={choiceId(p)}>
+                    {p.name} ({kindForms[p.kind].title})
+                  </option>
+                ))}
+              </optgroup>
+            )}
+            {customForms.length > 0 && (
+              <optgroup label="Custom">
+                {customForms.map((f) => (
+                  <option key={choiceId(f)} value={choiceId(f)}>
+                    Custom: {f.title}
+                  </option>
+                ))}
+              </optgroup>
+            )}
           </select>
         </label>
+        {catalogError && <small className="error">The provider list is unavailable.</small>}
         <label>
           Name
           <input name="name" value={name} onChange={(event) => setName(event.target.value)} />
           {errors.name && <span className="error">{errors.name}</span>}
         </label>
-        {form.fields.map((spec) => (
+        {!form && <p>Loading the form…</p>}
+        {form?.fields.map((spec) => (
           <Field
             key={fieldKey(spec)}
             spec={spec}
@@ -403,7 +500,7 @@ function CreateForm(props: {
             {errors.form}
           </p>
         )}
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={busy || !form}>
           Add
         </button>
       </form>

@@ -130,3 +130,33 @@ export const CredentialEventsSubscription = graphql(`
     }
   }
 `);
+
+export const ProvidersQuery = graphql(`
+  query ScreenProviders {
+    providers {
+      key
+      name
+      authKinds
+    }
+  }
+`);
+
+export const ProviderFormQuery = graphql(`
+  query ScreenProviderForm($key: String!, $authKind: CredentialKind) {
+    provider(key: $key) {
+      key
+      name
+      fields(authKind: $authKind) {
+        name
+        label
+        type
+        secret
+        pattern
+        required
+        example
+        description
+        location
+      }
+    }
+  }
+`);

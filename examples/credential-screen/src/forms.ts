@@ -1,7 +1,6 @@
-// What the create form asks for. A form is a list of field specs; today they come from the
-// credential kinds (below). A provider catalog's `provider(key).fields` can take their place:
-// map each of its fields to a FieldSpec with the same `path` into CreateCredentialInput, and the
-// form, the value parsing and the input building below stay as they are.
+// What the create form asks for. A form is a list of field specs with their `path` into
+// CreateCredentialInput: built from a catalog provider's `provider(key).fields` (providerForm),
+// or from the credential kinds (kindForms, the screen's "Custom" choices).
 import type { CreateCredentialInput, CredentialKind } from "./gql/graphql.js";
 
 export type FieldType = "text" | "secret" | "url" | "number" | "list" | "json" | "select";

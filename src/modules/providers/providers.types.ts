@@ -10,9 +10,12 @@ import {
 import { ProviderRef } from "../catalog/catalog.refs.js";
 import { CredentialKindEnum } from "../credentials/credentials.types.js";
 
-/** Anyone who may read or create credentials may read the catalog (it holds no secrets). */
+/**
+ * Anyone who may read or create credentials may read the catalog (it holds no secrets), and so
+ * may a connect session: a credential screen builds its create forms from it.
+ */
 export const catalogRead = {
-  anyScope: ["credentials:read", "credentials:write"] as const,
+  anyScope: ["credentials:read", "credentials:write", "connect"] as const,
 };
 
 export const ProviderFieldLocationEnum = builder.enumType("ProviderFieldLocation", {
