@@ -137,9 +137,10 @@ const settings = {
   username: canary("user"),
   host: `${canary("host")}.example`,
   clientId: canary("client"),
-  templateHeader: canary("template-header"),
   eventMessage: canary("history"),
 };
+// A token-request header that is more than placeholders is a secret: masked for every caller.
+const templateHeader = canary("template-header");
 
 const scopeSets = {
   "connectors:read": ["connectors:read"],
@@ -171,7 +172,7 @@ describe("type-level access rules on every path to a credential", () => {
           refreshToken: secrets.refreshToken,
           refreshRequest: {
             endpoint: "https://tokens.example/refresh",
-            headers: [{ name: "X-Partner", value: settings.templateHeader }],
+            headers: [{ name: "X-Partner", value: templateHeader }],
             accessTokenPath: "access_token",
           },
         },
@@ -294,7 +295,11 @@ describe("type-level access rules on every path to a credential", () => {
               expect(error.extensions?.requiredScopes).toEqual([missing]);
             }
             expect(objects).toEqual([null]);
-            expectNoCanary(result, [...Object.values(secrets), ...Object.values(settings)]);
+            expectNoCanary(result, [
+              ...Object.values(secrets),
+              ...Object.values(settings),
+              templateHeader,
+            ]);
             // Not even a preview or fingerprint of a secret.
             expect(JSON.stringify(result)).not.toMatch(/••••|"isSet"|"fingerprint"/);
             continue;
@@ -308,7 +313,10 @@ describe("type-level access rules on every path to a credential", () => {
             expect(object).toMatchObject({ username: settings.username, host: settings.host });
           }
           if (credential.typename === "BearerCredential") {
-            expect(text).toContain(settings.templateHeader);
+            expect(object?.refreshRequest).toMatchObject({
+              headers: [{ name: "X-Partner", value: "••••••••" }],
+            });
+            expect(text).not.toContain(templateHeader);
           }
           const secretFields = Object.values(object ?? {}).filter(
             (value): value is { isSet: boolean; preview: string | null; value: string | null } =>
@@ -330,7 +338,7 @@ describe("type-level access rules on every path to a credential", () => {
             );
           } else {
             expect(secretFields.map((s) => s.value)).toEqual(secretFields.map(() => null));
-            expectNoCanary(result, Object.values(secrets));
+            expectNoCanary(result, [...Object.values(secrets), templateHeader]);
           }
         }
       });

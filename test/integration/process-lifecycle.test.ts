@@ -113,7 +113,6 @@ describe("the server process", () => {
     );
     const first = run("src/server.ts", serverEnv(dataDir));
     const port = await listening(first);
-    const origin = `http://127.0.0.1:${port}`;
     const lock = JSON.parse(await readFile(path.join(dataDir, "keyport.lock"), "utf8"));
     expect(lock.pid).toBe(first.child.pid);
 

@@ -1,7 +1,6 @@
 // Checking a new secret with its provider before a rotation swaps it in. Everything a rotation
 // needs to know about verification goes through verifyRotatedSecret, which dispatches to the
 // kind's rotationCheck, or to the provider's verify request for static kinds; others pass unchecked.
-import type { ServiceDeps } from "../../context.js";
 import type { Credential } from "../../generated/prisma/client.js";
 import { TokenEndpointError } from "../oauth/token-client.js";
 import { CredentialProviderError, CredentialVerificationError } from "./credentials.errors.js";
