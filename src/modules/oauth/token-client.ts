@@ -181,15 +181,33 @@ export async function requestToken(
   if (!Number.isFinite(request.timeoutMs) || request.timeoutMs <= 0) {
     throw new RangeError("timeoutMs must be a positive number");
   }
+  const { headers, body } = buildRequest(request);
+  return retryTokenAttempts(request, hooks, () => attemptOnce(url, headers, body, request));
+}
+
+/** One token request's outcome, as the retry loop sees it. */
+export type TokenAttemptResult<Token> =
+  | { ok: true; token: Token; httpStatus: number }
+  | { ok: false; failure: AttemptFailure };
+
+/**
+ * The retry loop every token request shares (the OAuth token endpoint and bearer token-request
+ * templates): transient failures retry with jittered backoff up to maxAttempts, within the
+ * Retry-After budget; every attempt is recorded; the last failure is thrown as TokenEndpointError.
+ */
+export async function retryTokenAttempts<Token>(
+  request: { maxAttempts: number; timeoutMs: number },
+  hooks: TokenClientHooks,
+  once: () => Promise<TokenAttemptResult<Token>>,
+): Promise<{ token: Token; attempts: TokenAttempt[] }> {
   const maxAttempts = Math.max(1, Math.floor(request.maxAttempts) || 1);
   const sleep = hooks.sleep ?? ((ms: number) => delay(ms).then(() => undefined));
   const random = hooks.random ?? Math.random;
-  const { headers, body } = buildRequest(request);
   const attempts: TokenAttempt[] = [];
 
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
-    const result = await attemptOnce(url, headers, body, request);
+    const result = await once();
     const durationMs = Math.round(performance.now() - started);
     const record: TokenAttempt = result.ok
       ? {

@@ -3,16 +3,15 @@
 // by context (url-encoded in the URL and in form bodies, JSON-escaped in JSON bodies, refused in
 // headers when they could split one), sent through the outbound path, retried like a token
 // request and classified like one. Failures never carry a value from the request or response.
-import { setTimeout as delay } from "node:timers/promises";
 import type { Outbound } from "../../lib/outbound.js";
 import {
   type AttemptFailure,
-  backoffDelayMs,
   classifyFetchError,
   MAX_EXPIRES_IN_SECONDS,
   parseRetryAfter,
-  retryAfterCapMs,
+  retryTokenAttempts,
   type TokenAttempt,
+  type TokenClientHooks,
   TokenEndpointError,
 } from "./token-client.js";
 
@@ -339,7 +338,7 @@ export async function requestTemplateToken(
     timeoutMs: number;
     maxAttempts: number;
   },
-  hooks: { sleep?: (ms: number) => Promise<void>; random?: () => number } = {},
+  hooks: TokenClientHooks = {},
 ): Promise<{ token: TemplateToken; attempts: TokenAttempt[] }> {
   let rendered: RenderedRequest;
   try {
@@ -355,51 +354,7 @@ export async function requestTemplateToken(
       attempts: [],
     });
   }
-  const maxAttempts = Math.max(1, Math.floor(request.maxAttempts) || 1);
-  const sleep = hooks.sleep ?? ((ms: number) => delay(ms).then(() => undefined));
-  const random = hooks.random ?? Math.random;
-  const attempts: TokenAttempt[] = [];
-  for (let attempt = 0; ; attempt++) {
-    const started = performance.now();
-    const result = await attemptOnce(
-      request.outbound,
-      rendered,
-      request.template,
-      request.timeoutMs,
-    );
-    const durationMs = Math.round(performance.now() - started);
-    attempts.push(
-      result.ok
-        ? {
-            outcome: "success",
-            httpStatus: result.httpStatus,
-            errorCode: null,
-            oauthError: null,
-            durationMs,
-          }
-        : {
-            outcome: "failure",
-            httpStatus: result.failure.httpStatus,
-            errorCode: result.failure.code,
-            oauthError: result.failure.oauthError,
-            durationMs,
-          },
-    );
-    if (result.ok) return { token: result.token, attempts };
-    const { failure } = result;
-    if (!failure.transient || attempt + 1 >= maxAttempts) {
-      throw new TokenEndpointError({ ...failure, attempts });
-    }
-    if (
-      failure.retryAfterMs !== null &&
-      failure.retryAfterMs > retryAfterCapMs(request.timeoutMs)
-    ) {
-      throw new TokenEndpointError({
-        ...failure,
-        message: `${failure.message}; Retry-After exceeds the retry budget`,
-        attempts,
-      });
-    }
-    await sleep(backoffDelayMs(attempt, failure.retryAfterMs, random));
-  }
+  return retryTokenAttempts(request, hooks, () =>
+    attemptOnce(request.outbound, rendered, request.template, request.timeoutMs),
+  );
 }
