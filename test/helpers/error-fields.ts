@@ -1,6 +1,8 @@
 // The error fields every test document selects from a mutation's typed errors. Spread
 // `...ErrorFields` in a payload selection instead of repeating the per-type fields; the
-// client preset resolves the fragment by name from any document file.
+// client preset resolves the fragment by name from any document file. The rollback error's
+// enum `reason` is aliased: it cannot share a response name with CredentialNotUsableError's
+// object `reason` in one selection.
 import { graphql } from "../generated/index.js";
 
 export const ErrorFieldsFragment = graphql(`
@@ -22,7 +24,7 @@ export const ErrorFieldsFragment = graphql(`
     }
     ... on CredentialNotUsableError {
       status
-      statusReason: reason {
+      reason {
         code
         message
       }
@@ -31,7 +33,7 @@ export const ErrorFieldsFragment = graphql(`
       connectorIds
     }
     ... on RotationRollbackUnavailableError {
-      reason
+      rollbackReason: reason
       expiredAt
     }
   }
