@@ -33,15 +33,7 @@ export const CreateConnectorMutation = graphql(`
           ...ConnectorFields
         }
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -53,9 +45,7 @@ export const CreateConnectorIdOnlyMutation = graphql(`
       ... on CreateConnectorSuccess {
         connectorId
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -69,15 +59,7 @@ export const UpdateConnectorMutation = graphql(`
           ...ConnectorFields
         }
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -89,9 +71,7 @@ export const DeleteConnectorMutation = graphql(`
       ... on DeleteConnectorSuccess {
         deletedConnectorId
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -236,17 +216,13 @@ export const DeleteCredentialWithConnectorsMutation = graphql(`
         }
       }
       ... on CredentialInUseError {
-        message
-        connectorIds
         connectors {
           id
           name
           status
         }
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

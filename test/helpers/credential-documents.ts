@@ -119,18 +119,7 @@ export const CreateCredentialMutation = graphql(`
           ...CredentialFields
         }
       }
-      ... on Error {
-        message
-      }
-      ... on CredentialProviderError {
-        code
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -144,15 +133,7 @@ export const UpdateCredentialMutation = graphql(`
           ...CredentialFields
         }
       }
-      ... on Error {
-        message
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -164,9 +145,7 @@ export const DeleteCredentialMutation = graphql(`
       ... on DeleteCredentialSuccess {
         deletedCredentialId
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -180,18 +159,7 @@ export const RotateCredentialMutation = graphql(`
           ...CredentialFields
         }
       }
-      ... on Error {
-        message
-      }
-      ... on CredentialProviderError {
-        code
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -215,22 +183,7 @@ export const AcquireHeadersMutation = graphql(`
         }
         expiresAt
       }
-      ... on Error {
-        message
-      }
-      ... on CredentialNotUsableError {
-        status
-        reason {
-          code
-          message
-        }
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -291,9 +244,7 @@ export const RewrapSecretsMutation = graphql(`
         remaining
         activeKeyId
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

@@ -99,25 +99,7 @@ export const CreateProviderCredentialMutation = graphql(`
           }
         }
       }
-      ... on CredentialVerificationError {
-        code
-        httpStatus
-        message
-      }
-      ... on CredentialProviderError {
-        code
-        message
-      }
-      ... on ValidationError {
-        message
-        fieldErrors {
-          path
-          message
-        }
-      }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -130,14 +112,7 @@ export const TestCredentialMutation = graphql(`
         credentialId
         verifiedAt
       }
-      ... on CredentialVerificationError {
-        code
-        httpStatus
-        message
-      }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

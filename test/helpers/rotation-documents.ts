@@ -17,18 +17,7 @@ export const RotationRotateMutation = graphql(`
           }
         }
       }
-      ... on Error {
-        message
-      }
-      ... on CredentialProviderError {
-        code
-      }
-      ... on ValidationError {
-        fieldErrors {
-          path
-          message
-        }
-      }
+      ...ErrorFields
     }
   }
 `);
@@ -48,13 +37,7 @@ export const RotationRollbackMutation = graphql(`
           }
         }
       }
-      ... on Error {
-        message
-      }
-      ... on RotationRollbackUnavailableError {
-        reason
-        expiredAt
-      }
+      ...ErrorFields
     }
   }
 `);

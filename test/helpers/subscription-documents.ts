@@ -99,9 +99,7 @@ export const UpdateConnectorStatusMutation = graphql(`
           status
         }
       }
-      ... on Error {
-        message
-      }
+      ...ErrorFields
     }
   }
 `);

@@ -230,7 +230,7 @@ describe("rotating a static secret", () => {
     // Nothing is left to restore: a second rollback is a typed error and changes nothing.
     expect(await rollback(credential.id)).toMatchObject({
       __typename: "RotationRollbackUnavailableError",
-      reason: "NO_PREVIOUS_SECRET",
+      rollbackReason: "NO_PREVIOUS_SECRET",
       expiredAt: null,
     });
     expect((await rowOf(credential.id)).version).toBe(after.version);
@@ -261,7 +261,7 @@ describe("rotating a static secret", () => {
     });
     const expired = {
       __typename: "RotationRollbackUnavailableError",
-      reason: "OVERLAP_EXPIRED",
+      rollbackReason: "OVERLAP_EXPIRED",
       expiredAt: closedAt.toISOString(),
     };
     expect(await rollback(credential.id)).toMatchObject(expired);
@@ -286,7 +286,7 @@ describe("rotating a static secret", () => {
       await rotate({ id: credential.id, secret: { token: canary("zero-new") }, overlapSeconds: 0 }),
     ).toMatchObject({ __typename: "RotateCredentialSuccess", previousSecretExpiresAt: null });
     expect((await rowOf(credential.id)).secrets.map((s) => s.field)).toEqual(["token"]);
-    expect(await rollback(credential.id)).toMatchObject({ reason: "NO_PREVIOUS_SECRET" });
+    expect(await rollback(credential.id)).toMatchObject({ rollbackReason: "NO_PREVIOUS_SECRET" });
 
     expect(
       await rotate({
@@ -327,7 +327,7 @@ describe("rotating a static secret", () => {
     expect(row.previousSecretUntil).toBeNull();
     expect(await read(credential.id)).toMatchObject({ previousSecretExpiresAt: null });
     // A secret entered for db1 is never restored to be sent to db2.
-    expect(await rollback(credential.id)).toMatchObject({ reason: "NO_PREVIOUS_SECRET" });
+    expect(await rollback(credential.id)).toMatchObject({ rollbackReason: "NO_PREVIOUS_SECRET" });
   });
 
   it("rotates and rolls back an OAuth2 client secret; without a secret an OAuth2 rotation still refreshes", async () => {
