@@ -2,14 +2,24 @@
 // `providers/` are read first; PROVIDERS_DIR may add entries or replace one with the same key.
 // A broken file stops the start with its name and every problem in it (a ConfigError), never a
 // stack trace. Loaded once; the result is immutable and handed to the services.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../../env.js";
 
-/** Where the shipped catalog lives (the repository's `providers/` folder). */
-export const builtInProvidersDir = path.resolve(import.meta.dirname, "../../../providers");
+/**
+ * Where the shipped catalog lives: the package's `providers/` folder, found from this file both
+ * in the sources (src/modules/catalog) and in the build (dist/src/modules/catalog).
+ */
+export const builtInProvidersDir = packageProvidersDir(import.meta.dirname);
+
+function packageProvidersDir(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return path.join(dir, "providers");
+    if (path.dirname(dir) === dir) return path.resolve(from, "../../../providers");
+  }
+}
 
 const authKinds = ["BASIC", "BEARER", "OAUTH2", "CLIENT_CREDENTIALS"] as const;
 export type ProviderAuthKind = (typeof authKinds)[number];
