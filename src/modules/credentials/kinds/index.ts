@@ -185,14 +185,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     tokenGrant: null,
     rotateRefreshes: false,
     authorizable: false,
-    verify: (creation, context) =>
-      verifyStatic(creation, context, checkBasic as KindCheck<AnySettings>),
-    check: checkBasic as KindCheck<AnySettings>,
-    providerSettings: () => ({}),
-    hasCheck: (_settings, context) => Boolean(context.provider?.entry.verify),
-    checkDecidesStatus: true,
-    checkNeedsAuthorization: false,
-    refreshBeforeCheck: false,
+    ...staticKindChecks(checkBasic as KindCheck<AnySettings>),
     rotationCheck: null,
     splitSettingsSecrets: null,
     settingsSecretPrefix: null,
@@ -223,14 +216,7 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     tokenGrant: bearerTokenGrant as unknown as TokenGrant<AnySettings>,
     rotateRefreshes: false,
     authorizable: false,
-    verify: (creation, context) =>
-      verifyStatic(creation, context, checkBearer as KindCheck<AnySettings>),
-    check: checkBearer as KindCheck<AnySettings>,
-    providerSettings: () => ({}),
-    hasCheck: (_settings, context) => Boolean(context.provider?.entry.verify),
-    checkDecidesStatus: true,
-    checkNeedsAuthorization: false,
-    refreshBeforeCheck: false,
+    ...staticKindChecks(checkBearer as KindCheck<AnySettings>),
     rotationCheck: null,
     splitSettingsSecrets: (settings, changes) => {
       if (changes.refreshRequest === undefined) return null;
@@ -317,6 +303,24 @@ export const kindDefinitions: Record<CredentialKind, KindDefinition> = {
     revoke: null,
   },
 };
+
+/**
+ * How a static kind (BASIC, BEARER) is checked: only through its provider's verify request, whose
+ * answer decides the credential's status; nothing to authorize or refresh first.
+ */
+function staticKindChecks(check: KindCheck<AnySettings>) {
+  return {
+    verify: (creation: KindCreation<AnySettings>, context: ProviderContext) =>
+      verifyStatic(creation, context, check),
+    check,
+    providerSettings: () => ({}),
+    hasCheck: (_settings: AnySettings, context: CheckContext) =>
+      Boolean(context.provider?.entry.verify),
+    checkDecidesStatus: true,
+    checkNeedsAuthorization: false,
+    refreshBeforeCheck: false,
+  } satisfies Partial<KindDefinition>;
+}
 
 /**
  * Verify on create for static kinds: the provider's verify request, when the catalog has one.
