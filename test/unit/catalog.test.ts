@@ -1,5 +1,6 @@
 // The provider catalog loader: the shipped files are valid, PROVIDERS_DIR adds and replaces
 // entries, and a broken file stops the start with its name and the problem.
+
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -7,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/env.js";
 import { parseConnectionConfig } from "../../src/modules/catalog/apply.js";
 import { fillTemplate, loadCatalog } from "../../src/modules/catalog/catalog.js";
+import { seedProviderKeys } from "../helpers/seed-providers.js";
 
 const dirs: string[] = [];
 async function providersDir(files: Record<string, string>) {
@@ -33,20 +35,7 @@ describe("the shipped catalog", () => {
   const catalog = loadCatalog({});
 
   it("has the seed providers, each with auth kinds and a docs URL", () => {
-    for (const key of [
-      "gmail",
-      "google-calendar",
-      "telegram",
-      "whatsapp",
-      "linear",
-      "amocrm",
-      "hubspot",
-      "salesforce",
-      "notion",
-      "zendesk",
-      "github",
-      "slack",
-    ]) {
+    for (const key of seedProviderKeys) {
       const entry = catalog.get(key);
       expect(entry, key).not.toBeNull();
       expect(entry?.auth.length, key).toBeGreaterThan(0);
