@@ -139,7 +139,13 @@ it("pauses the connectors of invalidated credentials, and catches up after being
   let service = connectorService(origin, key, state);
   await new Promise((resolve) => setTimeout(resolve, 500));
   await invalidate(first.credentialId);
-  await eventually(async () => (await statusOf(first.connectorId)) === "PAUSED", 10_000, "pause");
+  // The subscriber remembers the event only after its pause mutation answers, which can be after
+  // the pause is visible here: wait for both.
+  await eventually(
+    async () => (await statusOf(first.connectorId)) === "PAUSED" && state.lastEventId !== null,
+    10_000,
+    "pause handled",
+  );
   expect(state.lastEventId).not.toBeNull();
   await service.stop();
 
